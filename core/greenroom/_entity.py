@@ -1,0 +1,65 @@
+"""The catalog entity as plugins see it: an immutable record read from `catalog-info.yaml`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A catalog entity (Component, API, System, ...) with its metadata and spec."""
+
+    kind: str
+    name: str
+    namespace: str = "default"
+    api_version: str = "backstage.io/v1alpha1"
+    title: str | None = None
+    description: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    spec: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    source_line: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "annotations", _frozen(self.annotations))
+        object.__setattr__(self, "labels", _frozen(self.labels))
+        object.__setattr__(self, "spec", _frozen(self.spec))
+        object.__setattr__(self, "tags", tuple(self.tags))
+
+    @property
+    def owner(self) -> str | None:
+        owner = self.spec.get("owner")
+        return str(owner) if owner is not None else None
+
+    @property
+    def type(self) -> str | None:
+        value = self.spec.get("type")
+        return str(value) if value is not None else None
+
+    @property
+    def lifecycle(self) -> str | None:
+        value = self.spec.get("lifecycle")
+        return str(value) if value is not None else None
+
+    @property
+    def ref(self) -> str:
+        """Backstage's entity reference, `kind:namespace/name`, lower-cased kind."""
+        return f"{self.kind.lower()}:{self.namespace}/{self.name}"
+
+    @property
+    def path(self) -> str:
+        """The entity page's path in the portal."""
+        return f"/catalog/{self.namespace}/{self.kind.lower()}/{self.name}"
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name

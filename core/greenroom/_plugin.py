@@ -1,0 +1,220 @@
+"""`create_plugin` and the records a plugin contributes: cards, routes, simulators."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from ._api import ApiFactory, ApiHolder, ApiRef
+from ._entity import Entity
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+    from markupsafe import Markup
+    from pydantic import BaseModel
+
+    from ._identity import Identity
+    from ._provider import IncidentProvider
+
+PROJECT_NAME = "greenroom"
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+_PLUGIN_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+Predicate = Callable[[Entity], "bool | Awaitable[bool]"]
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """The alert shown after an action. ``ok=False`` keeps the person's form input."""
+
+    message: str
+    ok: bool = True
+
+
+@dataclass
+class CardContext:
+    """Everything a card needs to render for one entity and one viewer."""
+
+    entity: Entity
+    plugin_id: str
+    card_id: str
+    apis: ApiHolder
+    identity: Identity
+    settings: Any
+    csrf_token: str = ""
+    #: The form values a person submitted when their action failed, to show them again.
+    form: Mapping[str, str] = field(default_factory=dict)
+    #: Which form (action name) ``form`` belongs to.
+    form_action: str | None = None
+    render_template: Callable[..., Markup] = field(default=lambda *a, **k: "")  # type: ignore[assignment,return-value]
+
+    def action_url(self, action: str) -> str:
+        return f"{self.entity.path}/actions/{self.card_id}/{action}"
+
+
+CardRender = Callable[[CardContext], Awaitable[str]]
+ActionHandler = Callable[[CardContext, Mapping[str, str]], Awaitable[ActionResult]]
+SummaryRender = Callable[[CardContext], Awaitable["str | None"]]
+
+
+@dataclass(frozen=True)
+class Card:
+    """A card on entity pages, shown when ``is_available(entity)`` is true.
+
+    ``render`` returns HTML (use ``ctx.render_template``, which autoescapes). ``actions`` are
+    POST handlers, by name. ``summary`` gives the one-line text on the catalog page.
+    ``timeout`` is the card's time budget in seconds.
+    """
+
+    id: str
+    title: str
+    render: CardRender
+    is_available: Predicate = lambda entity: True
+    actions: Mapping[str, ActionHandler] = field(default_factory=dict)
+    summary: SummaryRender | None = None
+    timeout: float = 10.0
+    plugin_id: str = ""
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """A local stand-in for a vendor API, served by the demo over loopback HTTP.
+
+    ``app`` builds the ASGI app. ``proxy_headers`` are the (fake) credentials the demo's proxy
+    route adds. ``config`` is merged into the demo's config; ``{url}`` in its strings becomes the
+    simulator's base URL. ``catalog`` is YAML text with demo entities annotated for the plugin.
+    """
+
+    plugin_id: str
+    app: Callable[[], Any]
+    proxy_route: str
+    proxy_headers: Mapping[str, str] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
+    catalog: str = ""
+    proxy_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+RoutesFactory = Callable[[ApiHolder], "APIRouter"]
+StartupHook = Callable[[ApiHolder], "Awaitable[None] | None"]
+
+
+class Plugin:
+    """A plugin: its id, the APIs it provides, its cards, routes and providers.
+
+    Registered with the host's pluggy manager; its hook implementations return the records
+    it was created with.
+    """
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        title: str | None = None,
+        description: str = "",
+        apis: Sequence[ApiFactory[Any]] = (),
+        cards: Sequence[Card] = (),
+        routes: RoutesFactory | None = None,
+        providers: Sequence[ApiRef[IncidentProvider]] = (),
+        simulators: Sequence[Simulator] = (),
+        settings_model: type[BaseModel] | None = None,
+        on_startup: StartupHook | None = None,
+        templates: str | None = None,
+    ) -> None:
+        if not isinstance(id, str) or not _PLUGIN_ID.match(id):
+            raise ValueError(
+                f"Plugin id must be lowercase letters, digits and dashes, got {id!r}"
+            )
+        self.id = id
+        self.title = title or id
+        self.description = description
+        self.apis = tuple(apis)
+        self.cards = tuple(
+            card if card.plugin_id == id else _with_plugin(card, id) for card in cards
+        )
+        self.routes = routes
+        self.providers = tuple(providers)
+        self.simulators = tuple(simulators)
+        self.settings_model = settings_model
+        self.on_startup = on_startup
+        self.templates = templates
+
+    def __repr__(self) -> str:
+        return f"Plugin{{{self.id}}}"
+
+    @hookimpl
+    def greenroom_plugin_id(self) -> str:
+        return self.id
+
+    @hookimpl
+    def greenroom_api_factories(self) -> Iterable[ApiFactory[Any]]:
+        return self.apis
+
+    @hookimpl
+    def greenroom_cards(self) -> Iterable[Card]:
+        return self.cards
+
+    @hookimpl
+    def greenroom_routes(self, apis: ApiHolder) -> APIRouter | None:
+        return self.routes(apis) if self.routes is not None else None
+
+    @hookimpl
+    def greenroom_incident_providers(self) -> Iterable[ApiRef[IncidentProvider]]:
+        return self.providers
+
+    @hookimpl
+    def greenroom_simulators(self) -> Iterable[Simulator]:
+        return self.simulators
+
+    @hookimpl
+    def greenroom_settings_model(self) -> type[BaseModel] | None:
+        return self.settings_model
+
+    @hookimpl
+    def greenroom_startup(self, apis: ApiHolder) -> Awaitable[None] | None:
+        return self.on_startup(apis) if self.on_startup is not None else None
+
+
+def _with_plugin(card: Card, plugin_id: str) -> Card:
+    from dataclasses import replace
+
+    return replace(card, plugin_id=plugin_id)
+
+
+def create_plugin(
+    *,
+    id: str,
+    title: str | None = None,
+    description: str = "",
+    apis: Sequence[ApiFactory[Any]] = (),
+    cards: Sequence[Card] = (),
+    routes: RoutesFactory | None = None,
+    providers: Sequence[ApiRef[IncidentProvider]] = (),
+    simulators: Sequence[Simulator] = (),
+    settings_model: type[BaseModel] | None = None,
+    on_startup: StartupHook | None = None,
+    templates: str | None = None,
+) -> Plugin:
+    """Bundle a plugin's id, API factories, cards, routes and providers.
+
+    ``templates`` names the package whose ``templates/`` folder holds the plugin's Jinja2
+    templates (used by ``CardContext.render_template``). ``settings_model`` validates
+    ``plugins.<id>`` in the config.
+    """
+    return Plugin(
+        id=id,
+        title=title,
+        description=description,
+        apis=apis,
+        cards=cards,
+        routes=routes,
+        providers=providers,
+        simulators=simulators,
+        settings_model=settings_model,
+        on_startup=on_startup,
+        templates=templates,
+    )

@@ -1,0 +1,4 @@
+"""Placeholder until the plugin lands."""
+from greenroom import create_plugin
+
+plugin = create_plugin(id="splunk-on-call")

@@ -1,0 +1,1 @@
+"""create-plugin: generate a working Greenroom provider plugin package."""
