@@ -1,0 +1,80 @@
+"""Jinja2 environments: one for the portal's pages, one per plugin for its cards.
+
+Core templates are addressed as ``greenroom/<name>`` from everywhere; a plugin's own templates
+(its package's ``templates/`` folder) by their bare names. Autoescaping is always on.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+
+def age(value: datetime | str | None, now: datetime | None = None) -> str:
+    """'3 minutes ago'-style age of a timestamp."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    seconds = int(((now or datetime.now(UTC)) - value).total_seconds())
+    if seconds < 0:
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def timestamp(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _core_loader() -> jinja2.BaseLoader:
+    return jinja2.PrefixLoader({"greenroom": jinja2.PackageLoader("greenroom", "templates")})
+
+
+def configure(env: jinja2.Environment) -> jinja2.Environment:
+    env.filters["age"] = age
+    env.filters["timestamp"] = timestamp
+    return env
+
+
+@functools.lru_cache(maxsize=64)
+def plugin_environment(package: str | None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if package:
+        try:
+            loaders.append(jinja2.PackageLoader(package, "templates"))
+        except ValueError:  # the plugin ships no templates folder
+            pass
+    loaders.append(_core_loader())
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        enable_async=False,
+    )
+    return configure(env)
+
+
+def card_template_renderer(package: str | None) -> Callable[..., Markup]:
+    env = plugin_environment(package)
+
+    def render(name: str, /, **variables: Any) -> Markup:
+        return Markup(env.get_template(name).render(**variables))
+
+    return render
