@@ -1,0 +1,39 @@
+"""A local PagerDuty: REST API v2 and Events API v2 on one ASGI app.
+
+    from greenroom_pagerduty.simulator import create_app
+    app = create_app(token="local-token", rate_limit_per_minute=960)
+
+Run it on its own port with ``python -m greenroom_pagerduty.simulator --port 9001``.
+"""
+
+from __future__ import annotations
+
+from ._app import create_app
+from ._control import Fault, RecordedRequest, SimulatorControl
+from ._state import (
+    CHECKOUT_INTEGRATION_KEY,
+    CHECKOUT_SERVICE_ID,
+    IDENTITY_INTEGRATION_KEY,
+    IDENTITY_SERVICE_ID,
+    LEGACY_SERVICE_ID,
+    PAYMENTS_INTEGRATION_KEY,
+    PAYMENTS_SERVICE_ID,
+    SEARCH_SERVICE_ID,
+    PagerDutyState,
+)
+
+__all__ = [
+    "CHECKOUT_INTEGRATION_KEY",
+    "CHECKOUT_SERVICE_ID",
+    "IDENTITY_INTEGRATION_KEY",
+    "IDENTITY_SERVICE_ID",
+    "LEGACY_SERVICE_ID",
+    "PAYMENTS_INTEGRATION_KEY",
+    "PAYMENTS_SERVICE_ID",
+    "SEARCH_SERVICE_ID",
+    "Fault",
+    "PagerDutyState",
+    "RecordedRequest",
+    "SimulatorControl",
+    "create_app",
+]
