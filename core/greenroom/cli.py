@@ -1,7 +1,225 @@
-"""Placeholder until the command line lands."""
+"""The `greenroom` command: serve, plugins, config check, simulate, marketplace, coverage,
+create-plugin."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
 import sys
+from collections.abc import Sequence
+
+from typing import Any
+
+DEFAULT_PORT = 7007
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("greenroom: not built yet", file=sys.stderr)
+def _config_paths(given: Sequence[str] | None) -> list[str]:
+    if given:
+        return list(given)
+    from_env = os.environ.get("GREENROOM_CONFIG", "")
+    return [p for p in from_env.split(os.pathsep) if p]
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", "-c", action="append", metavar="FILE",
+        help="app-config.yaml to load; repeat to merge several (later wins). "
+        "Default: $GREENROOM_CONFIG, else the built-in demo.",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="greenroom", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the portal (the demo when no config is given)")
+    _add_config(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--demo", action="store_true", help="add the demo to the given config")
+
+    plugins = sub.add_parser("plugins", help="list installed plugins and their state")
+    _add_config(plugins)
+    plugins.add_argument("--json", action="store_true")
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate everything a start would")
+    _add_config(check)
+
+    simulate = sub.add_parser("simulate", help="serve a plugin's vendor simulator on its own")
+    simulate.add_argument("plugin_id")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=9001)
+
+    market = sub.add_parser("marketplace", help="the plugin directory")
+    market.add_argument("marketplace_args", nargs=argparse.REMAINDER)
+
+    coverage = sub.add_parser("coverage", help="on-call coverage report")
+    coverage.add_argument("coverage_args", nargs=argparse.REMAINDER)
+
+    create = sub.add_parser("create-plugin", help="generate a new provider plugin package")
+    create.add_argument("create_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "plugins":
+            return _plugins(args)
+        if args.command == "config":
+            return _config_check(args)
+        if args.command == "simulate":
+            return _simulate(args)
+        if args.command == "marketplace":
+            from ._marketplace import main as marketplace_main
+
+            return int(marketplace_main(args.marketplace_args) or 0)
+        if args.command == "coverage":
+            from ._coverage import main as coverage_main
+
+            return int(coverage_main(args.coverage_args) or 0)
+        if args.command == "create-plugin":
+            from greenroom_scaffold.cli import main as create_main
+
+            return int(create_main(args.create_args) or 0)
+    except KeyboardInterrupt:
+        return 130
     return 2
+
+
+def _build(args: argparse.Namespace, **kwargs: Any) -> Any:
+    from ._portal import build_portal
+
+    paths = _config_paths(args.config)
+    return build_portal(paths, **kwargs)
+
+
+def _print_error(exc: BaseException) -> None:
+    print(f"greenroom: {exc}", file=sys.stderr)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ._exceptions import GreenroomError
+    from .web import create_app
+
+    internal_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    paths = _config_paths(args.config)
+    try:
+        from ._portal import build_portal
+
+        portal = build_portal(
+            paths,
+            base_url=f"http://{internal_host}:{args.port}",
+            demo=True if args.demo else None,
+        )
+    except GreenroomError as exc:
+        _print_error(exc)
+        return 1
+    for record in portal.plugin_records:
+        if record.state == "failed":
+            logging.getLogger("greenroom").error(
+                "plugin %s failed and is not running: %s", record.id, record.error
+            )
+    mode = "demo" if portal.demo else ", ".join(paths)
+    print(f"Greenroom ({mode}) on http://{internal_host}:{args.port}", flush=True)
+    uvicorn.run(create_app(portal), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from ._exceptions import GreenroomError
+
+    try:
+        portal = _build(args, demo=False)
+    except GreenroomError as exc:
+        _print_error(exc)
+        return 1
+    records = [r.as_json() for r in portal.plugin_records]
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return 0
+    if not records:
+        print("No plugins installed.")
+        return 0
+    width = max(len(r["id"]) for r in records)
+    for r in records:
+        where = f"{r['distribution']} {r['version']}" if r["distribution"] else "(not packaged)"
+        line = f"{r['id']:<{width}}  {r['state']:<8}  {where}"
+        if r["error"]:
+            line += f"  -- {r['error']}"
+        print(line)
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    from ._exceptions import GreenroomError
+
+    paths = _config_paths(args.config)
+    if not paths:
+        print("greenroom: config check needs --config FILE (or $GREENROOM_CONFIG)", file=sys.stderr)
+        return 2
+    try:
+        portal = _build(args, demo=False)
+    except GreenroomError as exc:
+        _print_error(exc)
+        return 1
+    problems = []
+    for missing in portal.config.missing_variables:
+        where = f"{missing.file}:{missing.line}" if missing.line else (missing.file or "")
+        problems.append(
+            f"{where}: '{missing.key_path}' uses environment variable {missing.variable}, "
+            "which is not set; set it or remove the key"
+        )
+    for record in portal.plugin_records:
+        if record.state == "failed":
+            problems.append(f"plugin {record.id}: {record.error}")
+    problems.extend(str(p) for p in portal.catalog.problems)
+    print("# Effective configuration (secrets redacted)")
+    print(portal.config.dump_redacted())
+    if problems:
+        print(f"{len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {portal.config.scrub(problem)}", file=sys.stderr)
+        return 1
+    print("Configuration OK.")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ._host import PluginHost
+
+    host = PluginHost()
+    host.load_entry_points()
+    sims = {s.plugin_id: s for _, found in host._each("greenroom_simulators") for s in found}
+    sim = sims.get(args.plugin_id)
+    if sim is None:
+        known = ", ".join(sorted(sims)) or "none"
+        print(f"greenroom: no simulator for plugin {args.plugin_id!r} (have: {known})",
+              file=sys.stderr)
+        return 2
+    print(f"{args.plugin_id} simulator on http://{args.host}:{args.port}", flush=True)
+    headers = ", ".join(f"{k}: {v}" for k, v in sim.proxy_headers.items())
+    if headers:
+        print(f"Send these headers (demo credentials): {headers}", flush=True)
+    uvicorn.run(sim.app(), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["main"]
+
+

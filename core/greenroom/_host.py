@@ -1,0 +1,244 @@
+"""The plugin host: finds plugins through entry points, registers them with pluggy, and
+collects what they contribute as typed records, checked in one place.
+
+One broken plugin never takes the portal down: a plugin whose import, hook, factory or
+predicate raises is marked failed with its error and the rest carry on. With strict mode
+(``GREENROOM_STRICT=1``, for CI) any such failure stops start-up instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from . import hookspecs
+from ._api import ApiFactory, ApiHolder, ApiRef, ApiRegistry, Scope
+from ._exceptions import (
+    DuplicateApiFactoryError,
+    DuplicateCardError,
+    DuplicatePluginError,
+    PluginError,
+    PluginLoadError,
+)
+from ._plugin import PROJECT_NAME, Card, Simulator
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ._provider import IncidentProvider
+
+log = logging.getLogger("greenroom.plugins")
+
+ENTRY_POINT_GROUP = "greenroom"
+
+
+@dataclass
+class PluginRecord:
+    """What the host knows of one plugin: where it came from and whether it runs."""
+
+    id: str
+    entry_point: str | None = None
+    distribution: str | None = None
+    version: str | None = None
+    state: str = "enabled"  # enabled | disabled | failed
+    error: str | None = None
+    plugin: Any = field(default=None, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "entryPoint": self.entry_point,
+            "distribution": self.distribution,
+            "version": self.version,
+            "state": self.state,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Contributions:
+    """Everything the enabled plugins contribute, after central checks."""
+
+    cards: list[Card] = field(default_factory=list)
+    providers: list[tuple[str, ApiRef[IncidentProvider]]] = field(default_factory=list)
+    simulators: list[Simulator] = field(default_factory=list)
+    settings_models: dict[str, type[BaseModel]] = field(default_factory=dict)
+    routes: dict[str, Any] = field(default_factory=dict)
+
+
+class PluginHost:
+    def __init__(self, *, disabled: Iterable[str] = (), strict: bool = False) -> None:
+        self.pm = pluggy.PluginManager(PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.disabled = set(disabled)
+        self.strict = strict
+        self.records: dict[str, PluginRecord] = {}
+
+    # -- discovery --------------------------------------------------------------------------
+
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        """Load every entry point of ``group`` one at a time (pluggy's own loader stops at the
+        first broken one)."""
+        seen: set[tuple[str, str]] = set()
+        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+            # The same distribution can be visible twice (editable install + site-packages).
+            if (ep.name, ep.value) in seen:
+                continue
+            seen.add((ep.name, ep.value))
+            self._load_entry_point(ep)
+
+    def _load_entry_point(self, ep: EntryPoint) -> None:
+        dist = ep.dist
+        record = PluginRecord(
+            id=ep.name,
+            entry_point=f"{ep.name} = {ep.value}",
+            distribution=dist.metadata["Name"] if dist is not None else None,
+            version=dist.version if dist is not None else None,
+        )
+        if ep.name in self.disabled:
+            record.state = "disabled"
+            self._store(record)
+            return
+        try:
+            obj = ep.load()
+        except Exception as exc:  # noqa: BLE001 - any import failure marks the plugin failed
+            self._fail(record, "import", exc)
+            self._store(record)
+            return
+        self.add(obj, record=record)
+
+    def add(self, obj: Any, *, record: PluginRecord | None = None) -> PluginRecord:
+        """Register a plugin object (from an entry point, or directly in tests)."""
+        plugin_id = getattr(obj, "id", None) or (record.id if record else None)
+        if not isinstance(plugin_id, str):
+            raise PluginError(f"Plugin object {obj!r} has no id")
+        record = record or PluginRecord(id=plugin_id)
+        if record.entry_point and plugin_id != record.id:
+            log.warning(
+                "entry point %r provides plugin id %r; using the plugin's id",
+                record.entry_point, plugin_id,
+            )
+        record.id = plugin_id
+        record.plugin = obj
+        if plugin_id in self.records and self.records[plugin_id].state != "disabled":
+            error = DuplicatePluginError(plugin_id)
+            if self.strict:
+                raise error
+            record.state, record.error = "failed", str(error)
+            log.error("%s", error)
+            self.records[f"{plugin_id} ({record.entry_point or 'duplicate'})"] = record
+            return record
+        if plugin_id in self.disabled:
+            record.state = "disabled"
+            self._store(record)
+            return record
+        try:
+            self.pm.register(obj, name=plugin_id)
+            self.pm.check_pending()
+        except Exception as exc:  # noqa: BLE001 - pluggy raises its own error types
+            if self.pm.is_registered(obj):
+                self.pm.unregister(obj)
+            self._fail(record, "registration", exc)
+        self._store(record)
+        return record
+
+    def _store(self, record: PluginRecord) -> None:
+        self.records[record.id] = record
+
+    def _fail(self, record: PluginRecord, stage: str, exc: BaseException) -> None:
+        error = PluginLoadError(record.id, stage, exc)
+        if self.strict:
+            raise error from exc
+        record.state = "failed"
+        record.error = str(error)
+        log.error("%s", error)
+        obj = record.plugin
+        if obj is not None and self.pm.is_registered(obj):
+            self.pm.unregister(obj)
+
+    def mark_failed(self, plugin_id: str, stage: str, exc: BaseException) -> None:
+        record = self.records.get(plugin_id)
+        if record is not None and record.state == "enabled":
+            self._fail(record, stage, exc)
+
+    def enabled_ids(self) -> list[str]:
+        return [r.id for r in self.records.values() if r.state == "enabled"]
+
+    # -- collection --------------------------------------------------------------------------
+
+    def _each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call one hook per plugin, so one plugin raising does not lose the others."""
+        results: list[tuple[str, Any]] = []
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in reversed(hook.get_hookimpls()):  # registration order
+            plugin_id = impl.plugin_name
+            if self.records.get(plugin_id, PluginRecord(plugin_id)).state != "enabled":
+                continue
+            try:
+                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception as exc:  # noqa: BLE001
+                self._fail(self.records[plugin_id], f"hook {hook_name}", exc)
+                continue
+            if result is not None:
+                results.append((plugin_id, result))
+        return results
+
+    def register_apis(self, registry: ApiRegistry) -> None:
+        """Register each enabled plugin's factories at the default scope."""
+        for plugin_id, factories in self._each("greenroom_api_factories"):
+            accepted: list[ApiFactory[Any]] = []
+            try:
+                for factory in factories:
+                    if not isinstance(factory, ApiFactory):
+                        raise PluginError(f"greenroom_api_factories returned {factory!r}")
+                    if not registry.register(Scope.DEFAULT, factory, owner=plugin_id):
+                        raise DuplicateApiFactoryError(plugin_id, factory.api)
+                    accepted.append(factory)
+            except PluginError as exc:
+                if self.strict:
+                    raise
+                self._fail(self.records[plugin_id], "API factories", exc)
+
+    def collect(self, apis: ApiHolder) -> Contributions:
+        found = Contributions()
+        card_owner: dict[str, str] = {}
+        for plugin_id, cards in self._each("greenroom_cards"):
+            for card in cards:
+                if not isinstance(card, Card):
+                    self._fail(self.records[plugin_id], "cards", TypeError(repr(card)))
+                    break
+                if card.id in card_owner:
+                    error = DuplicateCardError(card.id, plugin_id, card_owner[card.id])
+                    if self.strict:
+                        raise error
+                    self._fail(self.records[plugin_id], "cards", error)
+                    break
+                card_owner[card.id] = plugin_id
+                found.cards.append(card)
+        for plugin_id, refs in self._each("greenroom_incident_providers"):
+            found.providers.extend((plugin_id, ref) for ref in refs)
+        for plugin_id, simulators in self._each("greenroom_simulators"):
+            found.simulators.extend(simulators)
+        for plugin_id, model in self._each("greenroom_settings_model"):
+            found.settings_models[plugin_id] = model
+        for plugin_id, router in self._each("greenroom_routes", apis=apis):
+            found.routes[plugin_id] = router
+        # A plugin that failed along the way contributes nothing at all.
+        live = set(self.enabled_ids())
+        found.cards = [c for c in found.cards if c.plugin_id in live]
+        found.providers = [(p, r) for p, r in found.providers if p in live]
+        found.simulators = [s for s in found.simulators if s.plugin_id in live]
+        found.routes = {p: r for p, r in found.routes.items() if p in live}
+        return found
+
+    def startup_calls(self, apis: ApiHolder) -> list[tuple[str, Any]]:
+        return self._each("greenroom_startup", apis=apis)
+
+
+def records_json(records: Mapping[str, PluginRecord]) -> list[dict[str, Any]]:
+    return [r.as_json() for r in records.values()]

@@ -1,0 +1,310 @@
+"""The portal: config, plugins, APIs, catalog and proxy wired together in Backstage's order.
+
+Wiring order (behaviours.md §1): static core APIs; default core APIs; each plugin's factories at
+``default``; the operator's factories at ``app``; validate the whole graph; then serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._api import ApiFactory, ApiRegistry, Scope, create_api_factory
+from ._catalog import Catalog, load_catalog, load_catalog_text
+from ._config import Config, load_config, validate_section
+from ._core_apis import (
+    Discovery,
+    RequestAlerts,
+    RequestIdentity,
+    alert_api_ref,
+    config_api_ref,
+    discovery_api_ref,
+    fetch_api_ref,
+    identity_api_ref,
+)
+from ._entity import Entity
+from ._exceptions import ConfigError, GreenroomError
+from ._fetch import FetchApi
+from ._host import Contributions, PluginHost, PluginRecord
+from ._identity import Identity
+from ._plugin import Card
+from ._provider import IncidentProvider
+from ._proxy import ProxyRoutes, parse_proxy_config
+
+log = logging.getLogger("greenroom")
+
+SIMULATOR_PREFIX = "/_simulators"
+DEMO_DIR = Path(__file__).parent / "demo"
+
+
+@dataclass
+class ProviderHandle:
+    plugin_id: str
+    provider: IncidentProvider
+
+
+@dataclass
+class Portal:
+    config: Config
+    host: PluginHost
+    registry: ApiRegistry
+    catalog: Catalog
+    contributions: Contributions
+    fetch: FetchApi
+    proxy: ProxyRoutes
+    base_url: str
+    demo: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+    guest: Identity = field(default_factory=lambda: Identity("guest", None, "Guest"))
+    identity_header: str | None = None
+    identity_name_header: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def plugin_records(self) -> list[PluginRecord]:
+        return list(self.host.records.values())
+
+    @property
+    def cards(self) -> list[Card]:
+        return self.contributions.cards
+
+    def providers(self) -> list[ProviderHandle]:
+        live = set(self.host.enabled_ids())
+        handles = []
+        for plugin_id, ref in self.contributions.providers:
+            if plugin_id not in live:
+                continue
+            try:
+                provider = self.registry.get(ref)
+            except Exception as exc:  # noqa: BLE001 - a broken factory fails its plugin only
+                self.host.mark_failed(plugin_id, f"API factory {ref}", exc)
+                continue
+            if provider is not None:
+                handles.append(ProviderHandle(plugin_id, provider))
+        return handles
+
+    def cards_for(self, entity: Entity) -> list[Card]:
+        live = set(self.host.enabled_ids())
+        return [c for c in self.contributions.cards if c.plugin_id in live]
+
+    def identity_for(self, headers: Mapping[str, str]) -> Identity:
+        if self.identity_header:
+            email = headers.get(self.identity_header.lower()) or headers.get(self.identity_header)
+            if email:
+                name = None
+                if self.identity_name_header:
+                    name = headers.get(self.identity_name_header.lower())
+                return Identity(
+                    user_id=email.split("@")[0], email=email, display_name=name or email,
+                    authenticated=True,
+                )
+        return self.guest
+
+    async def aclose(self) -> None:
+        await self.fetch.aclose()
+
+
+def _simulator_config(portal_url: str, simulators: Iterable[Any]) -> dict[str, Any]:
+    """Demo config pointing each plugin's proxy route at its simulator under this portal."""
+    merged: dict[str, Any] = {"proxy": {"endpoints": {}}}
+    for sim in simulators:
+        url = f"{portal_url}{SIMULATOR_PREFIX}/{sim.plugin_id}"
+        endpoint: dict[str, Any] = {"target": url, "headers": dict(sim.proxy_headers)}
+        endpoint.update(sim.proxy_options)
+        merged["proxy"]["endpoints"][sim.proxy_route] = endpoint
+        _deep_merge(merged, _format_urls(sim.config, url))
+    return merged
+
+
+def _format_urls(value: Any, url: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{url}", url)
+    if isinstance(value, Mapping):
+        return {k: _format_urls(v, url) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_format_urls(v, url) for v in value]
+    return value
+
+
+def _deep_merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:
+    for key, value in other.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _strict_from_env() -> bool:
+    return os.environ.get("GREENROOM_STRICT", "").strip().lower() in {"1", "true", "yes"}
+
+
+def build_portal(
+    config_paths: Sequence[str | Path] = (),
+    *,
+    base_url: str = "http://127.0.0.1:7007",
+    demo: bool | None = None,
+    env: Mapping[str, str] | None = None,
+    plugins: Sequence[Any] = (),
+    load_entry_points: bool = True,
+    app_apis: Sequence[ApiFactory[Any]] = (),
+    strict: bool | None = None,
+    fetch: FetchApi | None = None,
+) -> Portal:
+    """Build a portal. With no config files (and ``demo`` not False) it is the demo."""
+    strict = _strict_from_env() if strict is None else strict
+    demo = (not config_paths) if demo is None else demo
+    base_url = base_url.rstrip("/")
+
+    # Plugins are found before config is read, because the demo's config comes from them.
+    preliminary = load_config(list(config_paths), env=env)
+    disabled = {
+        pid for pid, section in (preliminary.get("plugins") or {}).items()
+        if isinstance(section, Mapping) and section.get("enabled") is False
+    }
+    host = PluginHost(disabled=disabled, strict=strict)
+    if load_entry_points:
+        host.load_entry_points()
+    for obj in plugins:
+        host.add(obj)
+
+    defaults: list[dict[str, Any]] = []
+    if demo:
+        from ._demo import demo_defaults
+
+        defaults.append(demo_defaults())
+        defaults.append(_simulator_config(base_url, _simulators_of(host)))
+    config = load_config(list(config_paths), env=env, defaults=defaults) if defaults else preliminary
+
+    settings: dict[str, Any] = {}
+    registry = ApiRegistry()
+    proxy = ProxyRoutes(parse_proxy_config(config.get("proxy")), f"{base_url}/api/proxy")
+    fetch = fetch or FetchApi(
+        proxy=proxy,
+        cache_ttl=float(config.get("fetch.cacheTtlSeconds", 15)),
+        timeout=float(config.get("fetch.timeoutSeconds", 10)),
+    )
+    guest_cfg = config.get("identity.guest") or {}
+    guest = Identity(
+        user_id=str(guest_cfg.get("id", "guest")),
+        email=guest_cfg.get("email", "guest@example.com"),
+        display_name=guest_cfg.get("name", "Guest"),
+        authenticated=False,
+    )
+    identity = RequestIdentity(guest)
+    registry.register(Scope.STATIC, create_api_factory(config_api_ref, config))
+    registry.register(Scope.STATIC, create_api_factory(identity_api_ref, identity))
+    registry.register(Scope.DEFAULT, create_api_factory(discovery_api_ref, Discovery(base_url)))
+    registry.register(Scope.DEFAULT, create_api_factory(fetch_api_ref, fetch))
+    registry.register(Scope.DEFAULT, create_api_factory(alert_api_ref, RequestAlerts()))
+    host.register_apis(registry)
+    for factory in app_apis:
+        registry.register(Scope.APP, factory, owner="app")
+    registry.validate()
+
+    contributions = host.collect(registry)
+    for plugin_id, model in contributions.settings_models.items():
+        section = dict(config.get(f"plugins.{plugin_id}") or {})
+        section.pop("enabled", None)
+        try:
+            settings[plugin_id] = validate_section(
+                _SectionView(config, f"plugins.{plugin_id}", section), f"plugins.{plugin_id}",
+                model,
+            )
+        except ConfigError as exc:
+            if strict:
+                raise
+            host.mark_failed(plugin_id, "settings", exc)
+    # Build every plugin API now: a factory that raises fails its plugin, not the portal.
+    for factory in registry.factories():
+        owner = registry.registration_owner(factory.api)
+        if owner in host.records:
+            try:
+                registry.get(factory.api)
+            except GreenroomError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                host.mark_failed(owner, f"API factory {factory.api}", exc)
+
+    catalog = _load_catalog(config, config_paths, demo, contributions)
+    return Portal(
+        config=config,
+        host=host,
+        registry=registry,
+        catalog=catalog,
+        contributions=contributions,
+        fetch=fetch,
+        proxy=proxy,
+        base_url=base_url,
+        demo=demo,
+        settings=settings,
+        guest=guest,
+        identity_header=config.get("identity.header"),
+        identity_name_header=config.get("identity.nameHeader"),
+    )
+
+
+class _SectionView:
+    """Lets ``validate_section`` see a section with ``enabled`` removed, keeping locations."""
+
+    def __init__(self, config: Config, key_path: str, section: dict[str, Any]) -> None:
+        self._config = config
+        self._key_path = key_path
+        self._section = section
+
+    def get(self, key_path: str, default: Any = None) -> Any:
+        if key_path == self._key_path:
+            return self._section
+        return self._config.get(key_path, default)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._config, name)
+
+
+def _simulators_of(host: PluginHost) -> list[Any]:
+    sims = []
+    for _plugin_id, found in host._each("greenroom_simulators"):
+        sims.extend(found)
+    return sims
+
+
+def _load_catalog(
+    config: Config, config_paths: Sequence[str | Path], demo: bool, contributions: Contributions
+) -> Catalog:
+    locations = config.get("catalog.locations") or []
+    where = config.location("catalog.locations") if locations else None
+    if where and where[0] and not str(where[0]).startswith("<"):
+        base_dir = Path(where[0]).parent
+    elif config_paths:
+        base_dir = Path(config_paths[-1]).parent
+    else:
+        base_dir = DEMO_DIR
+    catalog = load_catalog(locations, base_dir)
+    if demo:
+        extra_entities: list[Entity] = []
+        extra_problems = []
+        for sim in contributions.simulators:
+            if sim.catalog:
+                entities, problems = load_catalog_text(
+                    sim.catalog, source=f"<demo:{sim.plugin_id}>"
+                )
+                extra_entities.extend(entities)
+                extra_problems.extend(problems)
+        catalog = Catalog.from_entities(
+            [*catalog.entities, *extra_entities], problems=[*catalog.problems, *extra_problems]
+        )
+    return catalog
+
+
+async def run_startup(portal: Portal) -> None:
+    from ._api import maybe_await
+
+    for plugin_id, result in portal.host.startup_calls(portal.registry):
+        try:
+            await asyncio.wait_for(maybe_await(result), timeout=30)
+        except Exception as exc:  # noqa: BLE001
+            portal.host.mark_failed(plugin_id, "startup", exc)

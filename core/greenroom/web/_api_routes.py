@@ -1,0 +1,78 @@
+"""JSON endpoints of the host: plugins, catalog entities, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from ._context import portal_of
+
+router = APIRouter(tags=["host"])
+
+
+class PluginOut(BaseModel):
+    id: str
+    entryPoint: str | None
+    distribution: str | None
+    version: str | None
+    state: str
+    error: str | None
+
+
+class EntityOut(BaseModel):
+    ref: str
+    kind: str
+    namespace: str
+    name: str
+    title: str | None
+    description: str | None
+    owner: str | None
+    annotations: dict[str, str]
+    tags: list[str]
+    spec: dict[str, Any]
+    url: str
+
+
+class CatalogOut(BaseModel):
+    items: list[EntityOut]
+    problems: list[str]
+
+
+class HealthOut(BaseModel):
+    status: str
+    plugins: dict[str, str]
+
+
+@router.get("/api/plugins", response_model=list[PluginOut])
+async def list_plugins(request: Request) -> list[dict[str, Any]]:
+    portal = portal_of(request)
+    return [r.as_json() for r in portal.plugin_records]
+
+
+@router.get("/api/catalog/entities", response_model=CatalogOut)
+async def list_entities(
+    request: Request, q: str = "", kind: str = "", owner: str = ""
+) -> dict[str, Any]:
+    portal = portal_of(request)
+    entities = portal.catalog.search(q, kind=kind or None, owner=owner or None)
+    return {
+        "items": [
+            {
+                "ref": e.ref, "kind": e.kind, "namespace": e.namespace, "name": e.name,
+                "title": e.title, "description": e.description, "owner": e.owner,
+                "annotations": dict(e.annotations), "tags": list(e.tags), "spec": dict(e.spec),
+                "url": e.path,
+            }
+            for e in entities
+        ],
+        "problems": [str(p) for p in portal.catalog.problems],
+    }
+
+
+@router.get("/healthz", response_model=HealthOut)
+async def healthz(request: Request) -> dict[str, Any]:
+    portal = portal_of(request)
+    states = {r.id: r.state for r in portal.plugin_records}
+    return {"status": "ok", "plugins": states}

@@ -1,0 +1,210 @@
+"""The catalog and entity pages, and the POST endpoint every card action goes through."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from markupsafe import Markup
+
+from .._entity import Entity
+from .._exceptions import ProviderError
+from .._plugin import ActionResult
+from ._cards import (
+    ViewerContext,
+    available_cards,
+    card_context,
+    loading_slot,
+    render_card,
+    stream_cards,
+    summaries,
+)
+from ._context import page_context, portal_of, session_of
+from ._session import CSRF_FIELD, Session
+
+log = logging.getLogger("greenroom.pages")
+
+router = APIRouter(include_in_schema=False)
+
+CARDS_MARKER = "<!--GREENROOM-CARDS-->"
+
+
+def _find_entity(request: Request, namespace: str, kind: str, name: str) -> Entity:
+    entity = portal_of(request).catalog.find(namespace, kind, name)
+    if entity is None:
+        raise HTTPException(404, f"No entity {kind}:{namespace}/{name} in the catalog")
+    return entity
+
+
+@router.get("/", response_class=HTMLResponse)
+async def catalog_page(
+    request: Request, q: str = "", kind: str = "", owner: str = ""
+) -> Response:
+    portal = portal_of(request)
+    entities = portal.catalog.search(q, kind=kind or None, owner=owner or None)
+    ctx, token, is_new = page_context(request, nav="catalog")
+    viewer = ViewerContext(ctx["viewer"], token)
+    providers: dict[str, list[str]] = {}
+    for entity in entities:
+        for card in await available_cards(portal, entity):
+            titles = providers.setdefault(entity.ref, [])
+            if card.title not in titles:
+                titles.append(card.title)
+    lines = await summaries(portal, entities, viewer)
+    everything = portal.catalog.entities
+    ctx.update(
+        entities=entities,
+        q=q,
+        kind=kind,
+        owner=owner,
+        kinds=sorted({e.kind for e in everything}),
+        owners=sorted({e.owner for e in everything if e.owner}),
+        providers=providers,
+        summaries=lines,
+        problems=[str(p) for p in portal.catalog.problems],
+        coverage_summary=await _coverage_summary(request),
+    )
+    response = request.app.state.templates.TemplateResponse(request, "greenroom/home.html", ctx)
+    return _finish(request, response, token, is_new)
+
+
+async def _coverage_summary(request: Request) -> str | None:
+    summary = getattr(request.app.state, "coverage_summary", None)
+    if summary is None:
+        return None
+    try:
+        return await summary(portal_of(request))  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - the home page never fails for a summary
+        log.exception("coverage summary failed")
+        return None
+
+
+def _finish(request: Request, response: Response, token: str, is_new: bool) -> Response:
+    if is_new:
+        Session.set_csrf(response, token)
+    flash_cookie = request.cookies.get("greenroom_flash")
+    if flash_cookie:
+        response.delete_cookie("greenroom_flash", path="/")
+    return response
+
+
+async def _entity_response(
+    request: Request,
+    entity: Entity,
+    *,
+    status_code: int = 200,
+    alert: tuple[str, str] | None = None,
+    form: Mapping[str, str] | None = None,
+    form_card: str | None = None,
+    form_action: str | None = None,
+) -> Response:
+    portal = portal_of(request)
+    ctx, token, is_new = page_context(request, nav="catalog")
+    if alert is not None:
+        ctx["flash"] = alert
+    viewer = ViewerContext(ctx["viewer"], token, form, form_card, form_action)
+    cards = await available_cards(portal, entity)
+    before = getattr(request.app.state, "before_cards", None)
+    extra = await before(portal, entity, cards, viewer) if before else None
+    ctx.update(entity=entity, cards=cards, slot=loading_slot, before_cards=extra)
+    html = request.app.state.templates.get_template("greenroom/entity.html").render(ctx)
+    head, _, tail = html.partition(CARDS_MARKER)
+
+    async def body() -> AsyncIterator[str]:
+        yield head
+        async for chunk in stream_cards(portal, cards, entity, viewer):
+            yield chunk
+        yield tail
+
+    response = StreamingResponse(body(), status_code=status_code, media_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    # Lets reverse proxies (nginx) pass each card on as soon as it is ready.
+    response.headers["X-Accel-Buffering"] = "no"
+    return _finish(request, response, token, is_new)
+
+
+@router.get("/catalog/{namespace}/{kind}/{name}", response_class=HTMLResponse)
+async def entity_page(request: Request, namespace: str, kind: str, name: str) -> Response:
+    return await _entity_response(request, _find_entity(request, namespace, kind, name))
+
+
+@router.get("/catalog/{namespace}/{kind}/{name}/cards/{card_id}", response_class=HTMLResponse)
+async def card_fragment(
+    request: Request, namespace: str, kind: str, name: str, card_id: str
+) -> Response:
+    """One card alone (for refreshing a card without reloading the page)."""
+    portal = portal_of(request)
+    entity = _find_entity(request, namespace, kind, name)
+    card = next((c for c in await available_cards(portal, entity) if c.id == card_id), None)
+    if card is None:
+        raise HTTPException(404, f"No card {card_id} for {entity.ref}")
+    ctx, token, is_new = page_context(request)
+    html = await render_card(portal, card, entity, ViewerContext(ctx["viewer"], token))
+    return _finish(request, HTMLResponse(str(html)), token, is_new)
+
+
+@router.post("/catalog/{namespace}/{kind}/{name}/actions/{card_id}/{action}")
+async def card_action(
+    request: Request, namespace: str, kind: str, name: str, card_id: str, action: str
+) -> Response:
+    portal = portal_of(request)
+    entity = _find_entity(request, namespace, kind, name)
+    raw = await request.form()
+    form = {k: str(v) for k, v in raw.items() if k != CSRF_FIELD}
+    keep = {"form": form, "form_card": card_id, "form_action": action}
+    if not Session.csrf_ok(request, str(raw.get(CSRF_FIELD) or "")):
+        message = "Your session expired or the form was sent from elsewhere. Check and send it again."
+        return await _entity_response(
+            request, entity, status_code=403, alert=("error", message), **keep
+        )
+    card = next((c for c in await available_cards(portal, entity) if c.id == card_id), None)
+    if card is None or action not in card.actions:
+        return await _entity_response(
+            request, entity, status_code=404,
+            alert=("error", f"No action {action!r} on card {card_id!r} for this entity."), **keep,
+        )
+    ctx, token, _ = page_context(request)
+    viewer = ViewerContext(ctx["viewer"], token)
+    try:
+        result = await asyncio.wait_for(
+            card.actions[action](card_context(portal, card, entity, viewer), form),
+            timeout=max(card.timeout, 15.0),
+        )
+    except TimeoutError:
+        result = ActionResult("The action did not finish in time; check before retrying.", False)
+    except ProviderError as exc:
+        result = ActionResult(_scrub(request, str(exc)), False)
+    except Exception as exc:  # noqa: BLE001 - a plugin bug becomes an alert, input kept
+        log.exception("action %s/%s raised", card_id, action)
+        result = ActionResult(
+            f"Error in {card.plugin_id}: {_scrub(request, f'{type(exc).__name__}: {exc}')}", False
+        )
+    if not result.ok:
+        return await _entity_response(
+            request, entity, status_code=400, alert=("error", result.message), **keep
+        )
+    response = RedirectResponse(entity.path, status_code=303)
+    session_of(request).set_flash(response, "success", result.message)
+    return response
+
+
+def _scrub(request: Request, text: str) -> str:
+    scrub = getattr(portal_of(request).config, "scrub", None)
+    return scrub(text) if callable(scrub) else text
+
+
+def render_message(request: Request, heading: str, message: str, status: int) -> Response:
+    ctx, token, is_new = page_context(request)
+    ctx.update(heading=heading, message=message)
+    response = request.app.state.templates.TemplateResponse(
+        request, "greenroom/message.html", ctx, status_code=status
+    )
+    return _finish(request, response, token, is_new)
+
+
+def markup(value: Any) -> Markup:
+    return Markup(value)
