@@ -604,7 +604,7 @@ class MarketplaceListing:
 
 
 def shorten(text: str, limit: int = DESCRIPTION_SHOWN) -> str:
-    return text if len(text) <= limit else text[:limit].rstrip() + "..."
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _record_field(record: object, name: str) -> Any:

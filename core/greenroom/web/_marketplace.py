@@ -1,0 +1,168 @@
+"""The plugin directory page ``/plugins`` and its data as JSON at ``/api/marketplace``.
+
+Both read the directory on each request (a handful of small files) so that an edited entry
+shows without a restart; invalid entries are left out and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+from .._marketplace import (
+    CATEGORIES,
+    DEFAULT_DIRECTORY,
+    InstalledPlugins,
+    LoadedEntry,
+    MarketplaceListing,
+    build_listing,
+    load_marketplace,
+)
+
+router = APIRouter()
+
+DEFAULT_ICON = Path(__file__).resolve().parents[1] / "static" / "marketplace" / "default-icon.svg"
+# Icons come from plugin packages and directory files: an SVG opened directly must not run script.
+_ICON_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def marketplace_directory(portal: Any) -> Path | None:
+    """``marketplace.directory`` from config (relative to the file that sets it), else
+    ``./marketplace`` when it exists, else none (only entries shipped by packages)."""
+    config = getattr(portal, "config", None)
+    value = config.get("marketplace.directory") if config is not None else None
+    if value:
+        path = Path(str(value)).expanduser()
+        if not path.is_absolute():
+            path = _config_folder(config, "marketplace.directory") / path
+        return path
+    default = Path.cwd() / DEFAULT_DIRECTORY
+    return default if default.is_dir() else None
+
+
+def _config_folder(config: Any, key_path: str) -> Path:
+    location = getattr(config, "location", None)
+    if callable(location):
+        try:
+            where = location(key_path)
+        except Exception:  # noqa: BLE001 - no location known: fall back to the current folder
+            where = None
+        if isinstance(where, (tuple, list)) and where and where[0]:
+            return Path(str(where[0])).parent
+        if isinstance(where, (str, Path)):
+            return Path(where).parent
+    return Path.cwd()
+
+
+def _load(request: Request) -> tuple[Any, InstalledPlugins, Any]:
+    portal = request.app.state.portal
+    installed = InstalledPlugins.scan()
+    return portal, installed, load_marketplace(marketplace_directory(portal), installed)
+
+
+def _icon_url(loaded: LoadedEntry) -> str:
+    icon = loaded.entry.iconUrl
+    if icon and urlsplit(icon).scheme in ("http", "https"):
+        return icon
+    return f"/plugins/icons/{quote(loaded.entry.key, safe='')}"
+
+
+SearchQuery = Annotated[
+    str,
+    Query(description="words that must all appear in title, description, category, author or tags"),
+]
+CategoryFilter = Annotated[
+    list[str] | None, Query(description="keep entries of these categories (any of them)")
+]
+TagFilter = Annotated[list[str] | None, Query(description="keep entries with any of these tags")]
+
+
+def _listing(
+    request: Request, q: str, category: list[str] | None, tag: list[str] | None
+) -> MarketplaceListing:
+    portal, installed, loaded = _load(request)
+    return build_listing(
+        loaded,
+        installed=installed,
+        records=list(getattr(portal, "plugin_records", []) or []),
+        today=date.today(),
+        query=q,
+        categories=category or [],
+        tags=tag or [],
+        icon_url=_icon_url,
+    )
+
+
+def filter_url(q: str, categories: list[str], tags: list[str]) -> str:
+    """The shareable URL of a filtered view."""
+    params: list[tuple[str, str]] = []
+    if q:
+        params.append(("q", q))
+    params += [("category", c) for c in categories]
+    params += [("tag", t) for t in tags]
+    return "/plugins" + (f"?{urlencode(params)}" if params else "")
+
+
+@router.get("/plugins", response_class=HTMLResponse, include_in_schema=False)
+def plugins_page(
+    request: Request,
+    q: SearchQuery = "",
+    category: CategoryFilter = None,
+    tag: TagFilter = None,
+) -> HTMLResponse:
+    listing = _listing(request, q, category, tag)
+    portal = request.app.state.portal
+    chosen_tags = listing.selected_tags
+    context = {
+        "nav": "plugins",
+        "demo": getattr(portal, "demo", False),
+        "listing": listing,
+        "all_categories": sorted(set(CATEGORIES) | set(listing.categories)),
+        "tag_url": lambda t: filter_url(
+            listing.query, listing.selected_categories, sorted({*chosen_tags, t})
+        ),
+        "untag_url": lambda t: filter_url(
+            listing.query, listing.selected_categories, [x for x in chosen_tags if x != t]
+        ),
+    }
+    return request.app.state.templates.TemplateResponse(request, "greenroom/plugins.html", context)
+
+
+@router.get("/api/marketplace", response_model=MarketplaceListing)
+def marketplace_json(
+    request: Request,
+    q: SearchQuery = "",
+    category: CategoryFilter = None,
+    tag: TagFilter = None,
+) -> MarketplaceListing:
+    """The plugin directory as this portal sees it: sections, derived state, skipped files."""
+    return _listing(request, q, category, tag)
+
+
+@router.get("/plugins/icons/{key}", include_in_schema=False)
+def plugin_icon(request: Request, key: str) -> FileResponse:
+    _, _, loaded = _load(request)
+    for item in loaded.entries:
+        if item.entry.key != key:
+            continue
+        icon = item.entry.iconUrl
+        if icon and urlsplit(icon).scheme not in ("http", "https"):
+            base = item.base.resolve()
+            path = (base / icon).resolve()
+            if path.is_file() and path.is_relative_to(base):
+                media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return FileResponse(path, media_type=media_type, headers=_ICON_HEADERS)
+        return FileResponse(DEFAULT_ICON, media_type="image/svg+xml", headers=_ICON_HEADERS)
+    raise HTTPException(status_code=404, detail=f"No plugin directory entry {key!r}")
+
+
+__all__ = ["filter_url", "marketplace_directory", "router"]
