@@ -1,0 +1,216 @@
+"""The PagerDuty card: service links, incidents, change events, on-call, and the actions."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from greenroom import (
+    ActionResult,
+    Card,
+    CardContext,
+    Incident,
+    NotFoundError,
+    OnCallEntry,
+    ProviderError,
+    RateLimitedError,
+    TriggerRequest,
+    UnauthorizedError,
+    create_api_ref,
+    require_api,
+)
+
+from ._client import INCIDENT_CAP, INTEGRATION_KEY_ANNOTATION, dedup_key_for
+from ._config import PagerDutySettings
+from ._payloads import ServicePayload
+from ._provider import NO_INTEGRATION_KEY, PagerDutyProvider, is_pagerduty_available
+
+pagerduty_api_ref = create_api_ref(
+    "plugin.pagerduty.api", description="PagerDuty incidents, on-call and actions", type=object
+)
+
+CARD_ID = "pagerduty"
+READ_ONLY = (
+    "PagerDuty actions are turned off in this portal (plugins.pagerduty.readOnly); "
+    "act in PagerDuty itself"
+)
+
+
+def error_text(exc: ProviderError) -> str:
+    """The card's words for a provider error (behaviours.md §4)."""
+    if isinstance(exc, UnauthorizedError):
+        return "Missing or invalid PagerDuty Token"
+    if isinstance(exc, NotFoundError):
+        return "PagerDuty Service Not Found"
+    if isinstance(exc, RateLimitedError):
+        when = exc.retry_at.strftime("%H:%M:%S UTC") if exc.retry_at else "in a moment"
+        return f"PagerDuty rate-limited, retrying at {when}"
+    return f"Error encountered while fetching information. {exc}"
+
+
+@dataclass
+class _Section:
+    items: list[Any] = field(default_factory=list)
+    error: str | None = None
+    rate_limited: bool = False
+    truncated: bool = False
+
+
+async def _section(call: Any) -> _Section:
+    try:
+        result = await call
+    except ProviderError as exc:
+        return _Section(error=error_text(exc), rate_limited=isinstance(exc, RateLimitedError))
+    if isinstance(result, tuple):
+        items, truncated = result
+        return _Section(list(items), truncated=truncated)
+    return _Section(list(result))
+
+
+async def _nothing() -> list[Any]:
+    return []
+
+
+def _settings(ctx: CardContext) -> PagerDutySettings:
+    if isinstance(ctx.settings, PagerDutySettings):
+        return ctx.settings
+    return PagerDutySettings.model_validate(ctx.settings or {})
+
+
+async def render(ctx: CardContext) -> str:
+    provider: PagerDutyProvider = require_api(ctx.apis, pagerduty_api_ref)
+    settings = _settings(ctx)
+    entity = ctx.entity
+    service: ServicePayload | None = None
+    failure: str | None = None
+    rate_limited = False
+    try:
+        service = await provider.client.service_for_entity(entity)
+    except ProviderError as exc:
+        failure, rate_limited = error_text(exc), isinstance(exc, RateLimitedError)
+    incidents = changes = oncall = _Section()
+    if service is not None:
+        incidents, changes, oncall = await asyncio.gather(
+            _section(provider.incident_listing(entity)),
+            _section(
+                _nothing() if settings.disable_change_events else provider.recent_changes(entity)
+            ),
+            _section(_nothing() if settings.disable_on_call else provider.on_call(entity)),
+        )
+    has_key = bool((entity.annotations.get(INTEGRATION_KEY_ANNOTATION) or "").strip())
+    prefill = ctx.form if ctx.form_action == "trigger" else {}
+    return str(
+        ctx.render_template(
+            "pagerduty/card.html",
+            ctx=ctx,
+            entity=entity,
+            settings=settings,
+            service=service,
+            failure=failure,
+            rate_limited=rate_limited,
+            incidents=incidents,
+            incident_cap=INCIDENT_CAP,
+            changes=changes,
+            oncall=oncall,
+            can_trigger=has_key,
+            no_key_hint=NO_INTEGRATION_KEY,
+            description=prefill.get("description", ""),
+            # A fresh nonce per rendered form; a resubmit of the same form reuses it.
+            nonce=prefill.get("nonce") or secrets.token_urlsafe(12),
+            dialog_open=bool(prefill),
+        )
+    )
+
+
+async def trigger(ctx: CardContext, form: Mapping[str, str]) -> ActionResult:
+    if _settings(ctx).read_only:
+        return ActionResult(f"Failed to trigger alarm. {READ_ONLY}", ok=False)
+    provider: PagerDutyProvider = require_api(ctx.apis, pagerduty_api_ref)
+    description = (form.get("description") or "").strip()
+    if not description:
+        return ActionResult(
+            "Failed to trigger alarm. Describe the problem: the description is required.",
+            ok=False,
+        )
+    request = TriggerRequest(
+        summary=description,
+        dedup_key=dedup_key_for(ctx.entity, description, form.get("nonce", "")),
+    )
+    try:
+        outcome = await provider.trigger(ctx.entity, request, ctx.identity)
+    except ProviderError as exc:
+        return ActionResult(f"Failed to trigger alarm. {exc}", ok=False)
+    return ActionResult(outcome.message)
+
+
+async def _change_status(ctx: CardContext, form: Mapping[str, str], verb: str) -> ActionResult:
+    if _settings(ctx).read_only:
+        return ActionResult(f"Failed to {verb} incident. {READ_ONLY}", ok=False)
+    provider: PagerDutyProvider = require_api(ctx.apis, pagerduty_api_ref)
+    incident_id = (form.get("incident_id") or "").strip()
+    if not incident_id:
+        return ActionResult(f"Failed to {verb} incident. No incident was chosen.", ok=False)
+    act = provider.acknowledge if verb == "acknowledge" else provider.resolve
+    try:
+        outcome = await act(ctx.entity, incident_id, ctx.identity)
+    except ProviderError as exc:
+        return ActionResult(f"Failed to {verb} incident. {exc}", ok=False)
+    return ActionResult(outcome.message)
+
+
+async def acknowledge(ctx: CardContext, form: Mapping[str, str]) -> ActionResult:
+    return await _change_status(ctx, form, "acknowledge")
+
+
+async def resolve(ctx: CardContext, form: Mapping[str, str]) -> ActionResult:
+    return await _change_status(ctx, form, "resolve")
+
+
+async def summary(ctx: CardContext) -> str | None:
+    """One line for the home page: who is on call now and how many incidents are open."""
+    provider: PagerDutyProvider = require_api(ctx.apis, pagerduty_api_ref)
+    settings = _settings(ctx)
+    try:
+        listing = provider.incident_listing(ctx.entity)
+        if settings.disable_on_call:
+            (incidents, truncated), entries = await listing, []
+        else:
+            (incidents, truncated), entries = await asyncio.gather(
+                listing, provider.on_call(ctx.entity)
+            )
+    except ProviderError as exc:
+        return error_text(exc)
+    return summary_text(incidents, truncated, entries, show_on_call=not settings.disable_on_call)
+
+
+def summary_text(
+    incidents: list[Incident],
+    truncated: bool,
+    entries: list[OnCallEntry],
+    *,
+    show_on_call: bool = True,
+) -> str:
+    count = f"{len(incidents)}+" if truncated else str(len(incidents))
+    noun = "open incident" if count == "1" else "open incidents"
+    parts = [f"{count} {noun}"]
+    if show_on_call:
+        entries = list(entries)
+        # Whoever is paged first: everyone on the lowest escalation level.
+        first = [e for e in entries if e.level == entries[0].level] if entries else []
+        names = ", ".join(e.person.name for e in first) or "nobody"
+        parts.insert(0, f"On call: {names}")
+    return " · ".join(parts)
+
+
+card = Card(
+    id=CARD_ID,
+    title="PagerDuty",
+    render=render,
+    is_available=is_pagerduty_available,
+    actions={"trigger": trigger, "acknowledge": acknowledge, "resolve": resolve},
+    summary=summary,
+    timeout=10.0,
+)
