@@ -1,0 +1,261 @@
+"""`SplunkOnCallClient`: every operation of the public API the plugin uses, and the REST
+endpoint integration, through `core.fetch`.
+
+Reads and public-API actions go through the proxy route `/splunk-on-call`, which adds the
+`X-VO-Api-Id`/`X-VO-Api-Key` headers; this client never sees the keys. The REST endpoint URL
+carries its own key in its path, so it is never put into an error message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar
+
+import httpx
+from greenroom import (
+    FetchApi,
+    NotFoundError,
+    ProviderError,
+    RateLimitedError,
+    RequestFailedError,
+    UnauthorizedError,
+)
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ._models import (
+    AckOrResolveResponse,
+    AckOrResolveResult,
+    CreatedIncident,
+    IncidentList,
+    IncidentPayload,
+    OnCallList,
+    PolicyInfo,
+    PolicyList,
+    RestEndpointResult,
+    RoutingKeyList,
+    RoutingKeyPayload,
+    TeamOnCall,
+    TeamPayload,
+    UserList,
+    UserPayload,
+)
+
+PROXY_ROUTE = "/splunk-on-call"
+MISSING_KEYS = "Missing or invalid Splunk On-Call API key and/or API id"
+
+TargetType = Literal["User", "EscalationPolicy"]
+RestMessageType = Literal["CRITICAL", "WARNING", "INFO", "ACKNOWLEDGEMENT", "RECOVERY"]
+M = TypeVar("M", bound=BaseModel)
+
+_JSON = {"Accept": "application/json", "Content-Type": "application/json"}
+_TEAMS = TypeAdapter(list[TeamPayload])
+
+
+class SplunkOnCallClient:
+    """Talks to Splunk On-Call. ``proxy_base`` is the portal's proxy base URL
+    (``discovery.get_base_url("proxy")``)."""
+
+    def __init__(self, fetch: FetchApi, proxy_base: str) -> None:
+        self.fetch = fetch
+        self.base = proxy_base.rstrip("/") + PROXY_ROUTE
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get_incidents(self) -> list[IncidentPayload]:
+        body = await self._get("/v1/incidents")
+        return list(_parse(IncidentList, body, "GET /v1/incidents").incidents)
+
+    async def get_on_call_users(self) -> list[TeamOnCall]:
+        body = await self._get("/v1/oncall/current")
+        return list(_parse(OnCallList, body, "GET /v1/oncall/current").teams_on_call)
+
+    async def get_teams(self) -> list[TeamPayload]:
+        body = await self._get("/v1/team")
+        try:
+            return _TEAMS.validate_python(body)
+        except ValidationError as exc:
+            raise _unexpected("GET /v1/team", exc) from None
+
+    async def get_routing_keys(self) -> list[RoutingKeyPayload]:
+        body = await self._get("/v1/org/routing-keys")
+        return list(_parse(RoutingKeyList, body, "GET /v1/org/routing-keys").routing_keys)
+
+    async def get_users(self, *, email: str | None = None) -> list[UserPayload]:
+        params = [("email", email)] if email else None
+        body = await self._get("/v2/user", params=params)
+        return list(_parse(UserList, body, "GET /v2/user").users)
+
+    async def get_escalation_policies(self) -> list[PolicyInfo]:
+        body = await self._get("/v1/policies")
+        return list(_parse(PolicyList, body, "GET /v1/policies").policies)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    async def trigger_alarm(
+        self,
+        *,
+        summary: str,
+        details: str,
+        user_name: str,
+        targets: Sequence[tuple[TargetType, str]],
+        is_multi_responder: bool = False,
+    ) -> CreatedIncident:
+        payload = {
+            "summary": summary,
+            "details": details,
+            "userName": user_name,
+            "targets": [{"type": kind, "slug": slug} for kind, slug in targets],
+            "isMultiResponder": is_multi_responder,
+        }
+        body = await self._send("POST", "/v1/incidents", payload)
+        created = _parse(CreatedIncident, body, "POST /v1/incidents")
+        if created.error and not created.incident_number:
+            raise ProviderError(created.error)
+        return created
+
+    async def acknowledge_incident(
+        self, *, user_name: str, incident_names: Sequence[str], message: str = ""
+    ) -> list[AckOrResolveResult]:
+        return await self._ack_or_resolve("/v1/incidents/ack", user_name, incident_names, message)
+
+    async def resolve_incident(
+        self, *, user_name: str, incident_names: Sequence[str], message: str = ""
+    ) -> list[AckOrResolveResult]:
+        return await self._ack_or_resolve(
+            "/v1/incidents/resolve", user_name, incident_names, message
+        )
+
+    async def send_rest_event(
+        self,
+        endpoint: str,
+        routing_key: str,
+        *,
+        message_type: RestMessageType,
+        entity_id: str | None = None,
+        entity_display_name: str | None = None,
+        state_message: str | None = None,
+        state_start_time: int | None = None,
+    ) -> RestEndpointResult:
+        """POST to the REST endpoint integration, `<endpoint>/<routing key>`."""
+        payload: dict[str, Any] = {"message_type": message_type}
+        optional = {
+            "entity_id": entity_id,
+            "entity_display_name": entity_display_name,
+            "state_message": state_message,
+            "state_start_time": state_start_time,
+        }
+        payload.update({k: v for k, v in optional.items() if v not in (None, "")})
+        url = f"{endpoint.rstrip('/')}/{routing_key}"
+        operation = "the REST endpoint"
+        try:
+            response = await self.fetch.post(url, json=payload, headers=_JSON)
+        except httpx.HTTPError as exc:
+            raise _unreachable(operation, exc) from None
+        body = _decode(response, operation)
+        result = _parse(RestEndpointResult, body or {}, operation)
+        if response.status_code >= 300 or result.result != "success":
+            messages = [result.message] if result.message else _messages(body)
+            raise RequestFailedError(response.status_code, messages)
+        self.fetch.invalidate(self.base + "/v1/incidents")
+        return result
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    async def _ack_or_resolve(
+        self, path: str, user_name: str, incident_names: Sequence[str], message: str
+    ) -> list[AckOrResolveResult]:
+        payload: dict[str, Any] = {"userName": user_name, "incidentNames": list(incident_names)}
+        if message:
+            payload["message"] = message
+        body = await self._send("PATCH", path, payload)
+        return list(_parse(AckOrResolveResponse, body, f"PATCH {path}").results)
+
+    async def _get(self, path: str, params: Any = None) -> Any:
+        try:
+            response = await self.fetch.get(self.base + path, params=params, headers=_JSON)
+        except httpx.HTTPError as exc:
+            raise _unreachable(f"GET {path}", exc) from None
+        return _checked(response, f"GET {path}")
+
+    async def _send(self, method: str, path: str, payload: Any) -> Any:
+        try:
+            response = await self.fetch.request(
+                method, self.base + path, json=payload, headers=_JSON
+            )
+        except httpx.HTTPError as exc:
+            raise _unreachable(f"{method} {path}", exc) from None
+        # Whatever the outcome, cached incident lists may now be stale.
+        self.fetch.invalidate(self.base + "/v1/incidents")
+        return _checked(response, f"{method} {path}")
+
+
+def _checked(response: httpx.Response, operation: str) -> Any:
+    status = response.status_code
+    if status in (401, 403):
+        # 403 is also how the API answers its per-endpoint rate limits (behaviours.md §8).
+        raise UnauthorizedError(MISSING_KEYS)
+    if status == 429:
+        raise RateLimitedError("Splunk On-Call rate limit reached; try again in a minute")
+    body = _decode(response, operation) if status < 300 else _decode_quietly(response)
+    if status == 404:
+        messages = _messages(body)
+        raise NotFoundError(" ".join(messages) or f"Splunk On-Call found nothing for {operation}")
+    if status >= 300:
+        raise RequestFailedError(status, _messages(body))
+    return body
+
+
+def _decode(response: httpx.Response, operation: str) -> Any:
+    try:
+        return response.json() if response.content else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ProviderError(
+            f"Splunk On-Call answered {operation} with a body that is not valid JSON"
+        ) from None
+
+
+def _decode_quietly(response: httpx.Response) -> Any:
+    try:
+        return response.json() if response.content else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _messages(body: Any) -> list[str]:
+    """Error bodies are not modelled; both `{"error": ...}` and `{"errors": [...]}` are seen."""
+    if not isinstance(body, dict):
+        return []
+    messages: list[str] = []
+    for key in ("error", "message"):
+        if isinstance(body.get(key), str) and body[key]:
+            messages.append(body[key])
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        messages += [str(e) for e in errors]
+    elif isinstance(errors, str):
+        messages.append(errors)
+    return messages
+
+
+def _parse(model: type[M], body: Any, operation: str) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise _unexpected(operation, exc) from None
+
+
+def _unexpected(operation: str, exc: ValidationError) -> ProviderError:
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+    return ProviderError(
+        f"Splunk On-Call answered {operation} with an unexpected payload "
+        f"({where}: {first.get('msg', 'invalid')})"
+    )
+
+
+def _unreachable(operation: str, exc: httpx.HTTPError) -> ProviderError:
+    return ProviderError(
+        f"Could not reach Splunk On-Call for {operation} ({type(exc).__name__}); "
+        "check the proxy target and that the service is up"
+    )
