@@ -611,6 +611,15 @@ def _record_field(record: object, name: str) -> Any:
     return record.get(name) if isinstance(record, dict) else getattr(record, name, None)
 
 
+def _entry_point_name(value: object) -> str | None:
+    """The name from an ``EntryPoint``, from ``"name = module:attr"`` (as the host records it)
+    or from a bare name."""
+    if value is None:
+        return None
+    name = getattr(value, "name", value)
+    return str(name).split("=", 1)[0].strip()
+
+
 def plugin_state(
     entry: MarketplaceEntry, installed: InstalledPlugins, records: Sequence[object]
 ) -> PluginState:
@@ -620,8 +629,7 @@ def plugin_state(
         return PluginState(False, None, None, None, command)
     for record in records:
         distribution = _record_field(record, "distribution")
-        entry_point = _record_field(record, "entry_point")
-        entry_point = getattr(entry_point, "name", entry_point)
+        entry_point = _entry_point_name(_record_field(record, "entry_point"))
         wanted = normalize_distribution(entry.packageName)
         if distribution is None or normalize_distribution(str(distribution)) != wanted:
             continue

@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from fastapi.testclient import TestClient
+from greenroom import Identity
 from greenroom._marketplace import (
     InstalledPlugins,
     MarketplaceEntry,
@@ -249,7 +250,10 @@ def test_state_comes_from_metadata_and_plugin_host(tmp_path: Path) -> None:
         [fake_distribution(tmp_path, "greenroom-acme", "1.2.0", {"acme": "greenroom_acme:p"})]
     )
     acme = entry(packageName="greenroom-acme", entryPoint="acme")
-    failed = Record("acme", "acme", "greenroom_acme", "1.2.0", "failed", "ImportError: boom")
+    # The host records the entry point as written in entry_points.txt.
+    failed = Record(
+        "acme", "acme = greenroom_acme:p", "greenroom_acme", "1.2.0", "failed", "ImportError: boom"
+    )
 
     state = plugin_state(acme, installed, [failed])
     assert (state.installed, state.version, state.status, state.reason) == (
@@ -323,6 +327,9 @@ class StandInPortal:
     plugin_records: list[Record]
     demo: bool = False
 
+    def identity_for(self, headers: Any) -> Identity:
+        return Identity("guest", None, "Guest")
+
 
 LONG = "A" * 150 + " and more words"  # 165 characters: valid, but cut on the page
 
@@ -382,7 +389,8 @@ def client(directory: Path) -> TestClient:
     config_file = directory.parent / "app-config.yaml"
     config = StandInConfig({"marketplace.directory": "directory"}, config_file)
     records = [
-        Record("pagerduty", "pagerduty", "greenroom", "0.1.0", "enabled"),
+        Record("pagerduty", "pagerduty = greenroom_pagerduty:plugin", "greenroom", "0.1.0",
+               "enabled"),
         Record("splunk-on-call", "splunk-on-call", "greenroom", "0.1.0", "disabled",
                "disabled in config (plugins.splunk-on-call.enabled: false)"),
     ]
@@ -526,3 +534,38 @@ def test_a_configured_directory_that_is_missing_is_reported_not_fatal(tmp_path: 
     response = client.get("/plugins")
     assert response.status_code == 200
     assert "skipped" in response.text and "not found" in response.text
+
+
+def test_real_portal_shows_bundled_plugins_and_a_disabled_one(tmp_path: Path) -> None:
+    from greenroom._portal import build_portal
+    from greenroom.web._app import create_app
+
+    (tmp_path / "conf").mkdir()
+    config = write(
+        tmp_path / "conf",
+        "app-config.yaml",
+        f"""\
+        marketplace:
+          directory: {Path("..") / "dir"}
+        plugins:
+          splunk-on-call:
+            enabled: false
+        """,
+    )
+    # Relative to the config file, not to the current folder.
+    for name in ("pagerduty.yaml", "splunk-on-call.yaml"):
+        write(tmp_path / "dir", name, (REPO / "marketplace" / name).read_text(encoding="utf-8"))
+    (tmp_path / "dir" / "icons").mkdir()
+    for icon in (REPO / "marketplace" / "icons").iterdir():
+        (tmp_path / "dir" / "icons" / icon.name).write_bytes(icon.read_bytes())
+
+    portal = build_portal([config], demo=False)
+    with TestClient(create_app(portal)) as client:
+        html = client.get("/plugins").text
+        data = client.get("/api/marketplace").json()
+    states = {p["title"]: p["state"] for s in data["sections"] for p in s["plugins"]}
+    assert states["PagerDuty"]["status"] == "enabled"
+    assert states["PagerDuty"]["installed"] is True
+    assert states["Splunk On-Call"]["status"] == "disabled"
+    assert 'badge badge-disabled">disabled' in entry_html(html, "Splunk On-Call")
+    assert 'aria-current="page"' in html.split('href="/plugins"', 1)[1][:40]  # nav marks the page

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from .._marketplace import (
     CATEGORIES,
@@ -24,6 +24,8 @@ from .._marketplace import (
     build_listing,
     load_marketplace,
 )
+from ._context import page_context
+from ._pages import _finish
 
 router = APIRouter()
 
@@ -118,13 +120,11 @@ def plugins_page(
     q: SearchQuery = "",
     category: CategoryFilter = None,
     tag: TagFilter = None,
-) -> HTMLResponse:
+) -> Response:
     listing = _listing(request, q, category, tag)
-    portal = request.app.state.portal
     chosen_tags = listing.selected_tags
-    context = {
-        "nav": "plugins",
-        "demo": getattr(portal, "demo", False),
+    context, token, is_new = page_context(request, nav="plugins")
+    context |= {
         "listing": listing,
         "all_categories": sorted(set(CATEGORIES) | set(listing.categories)),
         "tag_url": lambda t: filter_url(
@@ -134,7 +134,10 @@ def plugins_page(
             listing.query, listing.selected_categories, [x for x in chosen_tags if x != t]
         ),
     }
-    return request.app.state.templates.TemplateResponse(request, "greenroom/plugins.html", context)
+    response = request.app.state.templates.TemplateResponse(
+        request, "greenroom/plugins.html", context
+    )
+    return _finish(request, response, token, is_new)
 
 
 @router.get("/api/marketplace", response_model=MarketplaceListing)
