@@ -73,6 +73,8 @@ def test_lists_and_scalars_are_replaced_not_merged(tmp_path: Path) -> None:
 
     assert config.get("methods") == ["GET"]
     assert config.get("endpoint") == "http://b"
+    assert config.location("endpoint") == ConfigLocation(str(local), 2)
+    assert config.location("endpoint.target") is None
 
 
 def test_null_removes_a_key_set_by_an_earlier_file(tmp_path: Path) -> None:
@@ -680,3 +682,22 @@ def test_a_section_that_is_not_a_mapping_is_reported_at_its_key(tmp_path: Path) 
 
     assert (caught.value.key_path, caught.value.line) == ("plugins.pagerduty", 2)
     assert "got a list" in caught.value.message
+
+
+def test_short_substituted_header_values_are_still_redacted(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "app-config.yaml",
+        """
+        proxy:
+          endpoints:
+            /x: {target: 'http://h', headers: {X-Team: '${TEAM}', X-Env: {$env: ENV_NAME}}}
+        """,
+    )
+
+    config = load_config([path], env={"TEAM": "t1", "ENV_NAME": "e2"})
+
+    assert config.redacted()["proxy"]["endpoints"]["/x"]["headers"] == {
+        "X-Team": "<redacted>",
+        "X-Env": "<redacted>",
+    }
