@@ -20,7 +20,7 @@ import copy
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -207,15 +207,23 @@ def load_config(
     return Config(merged, origins=origins, missing_variables=missing)
 
 
-def validate_section(config: Config, key_path: str, model: type[ModelT]) -> ModelT:
+def validate_section(
+    config: Config, key_path: str, model: type[ModelT], *, exclude: Collection[str] = ()
+) -> ModelT:
     """Validate ``config`` at ``key_path`` (absent means ``{}``) against a pydantic model.
 
-    A wrong value raises ``ConfigError`` with the file, the key path of the wrong value, its
-    line and what was expected; the value itself is never shown.
+    ``exclude`` names keys of the section that belong to someone else and are left out (the
+    host's ``enabled`` in ``plugins.<id>``). A wrong value raises ``ConfigError`` with the
+    file, the key path of the wrong value, its line and what was expected; the value itself
+    is never shown.
     """
     section = config.get(key_path)
+    if section is None:
+        section = {}
+    elif isinstance(section, dict) and exclude:
+        section = {key: value for key, value in section.items() if key not in exclude}
     try:
-        return model.model_validate({} if section is None else section)
+        return model.model_validate(section)
     except ValidationError as exc:
         problems = [_describe_problem(config, key_path, error) for error in exc.errors()]
     first_path, first_message, first_location = problems[0]
@@ -238,6 +246,8 @@ def _describe_problem(
     expected = config.scrub(str(error["msg"]))
     if error["type"] == "missing":
         text = f"required setting is missing ({expected}); add it to the config"
+    elif error["type"] == "extra_forbidden":
+        text = f"unknown setting ({expected}); remove it or check its spelling"
     else:
         text = f"wrong value, got {describe_type(error['input'])}: {expected}"
     parts = _parse_key_path(path)

@@ -701,3 +701,21 @@ def test_short_substituted_header_values_are_still_redacted(tmp_path: Path) -> N
         "X-Team": "<redacted>",
         "X-Env": "<redacted>",
     }
+
+
+class StrictSettings(BaseModel, extra="forbid"):
+    cacheTtl: int = 60
+
+
+def test_excluded_keys_belong_to_the_host_and_are_not_validated(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "app-config.yaml", "plugins:\n  x:\n    enabled: true\n    cacheTtl: 5\n"
+    )
+    config = load_config([path], env={})
+
+    with pytest.raises(ConfigError, match="unknown setting .Extra inputs are not permitted"):
+        validate_section(config, "plugins.x", StrictSettings)
+    settings = validate_section(config, "plugins.x", StrictSettings, exclude={"enabled"})
+
+    assert settings == StrictSettings(cacheTtl=5)
+    assert config.get("plugins.x.enabled") is True
