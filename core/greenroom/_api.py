@@ -140,9 +140,22 @@ class ApiRegistry:
         self._instances.pop(factory.api.id, None)
         return True
 
+    def get_factory(self, ref: ApiRef[T]) -> ApiFactory[T] | None:
+        """The stored factory for ``ref`` (whichever scope won), or None."""
+        registration = self._registrations.get(ref.id)
+        return registration.factory if registration else None
+
     def registration_owner(self, ref: ApiRef[Any]) -> str | None:
         registration = self._registrations.get(ref.id)
         return registration.owner if registration else None
+
+    def unregister_owner(self, owner: str) -> list[ApiRef[Any]]:
+        """Forget every factory ``owner`` registered (a plugin that failed or was disabled)."""
+        removed = [r.factory.api for r in self._registrations.values() if r.owner == owner]
+        for ref in removed:
+            del self._registrations[ref.id]
+            self._instances.pop(ref.id, None)
+        return removed
 
     def factories(self) -> list[ApiFactory[Any]]:
         return [r.factory for r in self._registrations.values()]

@@ -175,7 +175,9 @@ class PluginHost:
         """Call one hook per plugin, so one plugin raising does not lose the others."""
         results: list[tuple[str, Any]] = []
         hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        # pluggy calls implementations last-registered first; the host wants registration order
+        # so that the first plugin to claim an id keeps it and cards appear in loading order.
+        for impl in hook.get_hookimpls():
             plugin_id = impl.plugin_name
             if self.records.get(plugin_id, PluginRecord(plugin_id)).state != "enabled":
                 continue
@@ -191,17 +193,20 @@ class PluginHost:
     def register_apis(self, registry: ApiRegistry) -> None:
         """Register each enabled plugin's factories at the default scope."""
         for plugin_id, factories in self._each("greenroom_api_factories"):
-            accepted: list[ApiFactory[Any]] = []
             try:
                 for factory in factories:
                     if not isinstance(factory, ApiFactory):
-                        raise PluginError(f"greenroom_api_factories returned {factory!r}")
+                        raise PluginError(
+                            f"Plugin {plugin_id}: greenroom_api_factories returned {factory!r}; "
+                            "return ApiFactory objects made with create_api_factory"
+                        )
                     if not registry.register(Scope.DEFAULT, factory, owner=plugin_id):
                         raise DuplicateApiFactoryError(plugin_id, factory.api)
-                    accepted.append(factory)
-            except PluginError as exc:
+            except (PluginError, DuplicateApiFactoryError) as exc:
                 if self.strict:
                     raise
+                # A failed plugin contributes nothing, not even the factories it got in first.
+                registry.unregister_owner(plugin_id)
                 self._fail(self.records[plugin_id], "API factories", exc)
 
     def collect(self, apis: ApiHolder) -> Contributions:
@@ -222,7 +227,7 @@ class PluginHost:
                 found.cards.append(card)
         for plugin_id, refs in self._each("greenroom_incident_providers"):
             found.providers.extend((plugin_id, ref) for ref in refs)
-        for plugin_id, simulators in self._each("greenroom_simulators"):
+        for _plugin_id, simulators in self._each("greenroom_simulators"):
             found.simulators.extend(simulators)
         for plugin_id, model in self._each("greenroom_settings_model"):
             found.settings_models[plugin_id] = model
