@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote_to_bytes
 
+import aiohttp
 import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -485,24 +486,26 @@ def create_proxy_router(
         headers = upstream_request_headers(endpoint, httpx.Headers(request.headers.raw))
         has_body = method not in ("GET", "HEAD", "OPTIONS") or "content-length" in headers
         http = client()
-        upstream_request = http.build_request(
+        # Not `http.build_request`: that would add the shared client's cookie jar, which holds
+        # cookies other upstream answers set, and send them on this caller's behalf.
+        upstream_request = httpx.Request(
             method,
             upstream_url,
             headers=headers,
             content=_body(request) if has_body else None,
+            extensions={"timeout": http.timeout.as_dict()},
         )
         try:
             upstream = await http.send(upstream_request, stream=True, follow_redirects=False)
-        except httpx.TimeoutException:
-            return _error(504, "GatewayTimeoutError",
-                          f"Proxy route {endpoint.route}: the upstream did not answer in time")
         except httpx.HTTPError as exc:
-            # The exception's text may carry the upstream URL; name its kind only.
+            if _is_timeout(exc):
+                return _error(504, "GatewayTimeoutError",
+                              f"Proxy route {endpoint.route}: the upstream did not answer in time")
+            # The exception's text may carry the upstream address; name its kind only.
             logger.warning("Proxy route %s: upstream unreachable (%s)", endpoint.route,
                            type(exc).__name__)
             return _error(502, "BadGatewayError",
-                          f"Proxy route {endpoint.route}: the upstream is unreachable "
-                          f"({type(exc).__name__})")
+                          f"Proxy route {endpoint.route}: the upstream is unreachable")
         decoded = "content-encoding" in upstream.headers
         response = StreamingResponse(
             upstream.aiter_bytes(),
@@ -518,14 +521,25 @@ def create_proxy_router(
         ]
         return response
 
-    router.add_api_route(
-        "/{path:path}",
-        proxy,
-        methods=list(_METHODS),
-        include_in_schema=True,
-        summary="Forward a request to a configured proxy route",
-    )
+    for method_name in _METHODS:
+        router.add_api_route(
+            "/{path:path}",
+            proxy,
+            methods=[method_name],
+            operation_id=f"proxy_{method_name.lower()}",
+            summary="Forward a request to a configured proxy route",
+        )
     return router
+
+
+def _is_timeout(exc: httpx.HTTPError) -> bool:
+    # httpx-aiohttp maps a refused connection (aiohttp.ClientConnectorError) to
+    # httpx.ConnectTimeout; only a cause that really is a timeout counts as one.
+    cause = exc.__cause__
+    refused = isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(
+        cause, TimeoutError
+    )
+    return isinstance(exc, httpx.TimeoutException) and not refused
 
 
 async def _body(request: Request) -> AsyncIterator[bytes]:
