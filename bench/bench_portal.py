@@ -29,7 +29,6 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
-
 from greenroom import (
     Card,
     CardContext,

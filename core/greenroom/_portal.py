@@ -178,7 +178,9 @@ def build_portal(
 
         defaults.append(demo_defaults())
         defaults.append(_simulator_config(base_url, _simulators_of(host)))
-    config = load_config(list(config_paths), env=env, defaults=defaults) if defaults else preliminary
+    config = (
+        load_config(list(config_paths), env=env, defaults=defaults) if defaults else preliminary
+    )
 
     settings: dict[str, Any] = {}
     registry = ApiRegistry()
@@ -208,12 +210,9 @@ def build_portal(
 
     contributions = host.collect(registry)
     for plugin_id, model in contributions.settings_models.items():
-        section = dict(config.get(f"plugins.{plugin_id}") or {})
-        section.pop("enabled", None)
         try:
             settings[plugin_id] = validate_section(
-                _SectionView(config, f"plugins.{plugin_id}", section), f"plugins.{plugin_id}",
-                model,
+                config, f"plugins.{plugin_id}", model, exclude={"enabled"}
             )
         except ConfigError as exc:
             if strict:
@@ -246,23 +245,6 @@ def build_portal(
         identity_header=config.get("identity.header"),
         identity_name_header=config.get("identity.nameHeader"),
     )
-
-
-class _SectionView:
-    """Lets ``validate_section`` see a section with ``enabled`` removed, keeping locations."""
-
-    def __init__(self, config: Config, key_path: str, section: dict[str, Any]) -> None:
-        self._config = config
-        self._key_path = key_path
-        self._section = section
-
-    def get(self, key_path: str, default: Any = None) -> Any:
-        if key_path == self._key_path:
-            return self._section
-        return self._config.get(key_path, default)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._config, name)
 
 
 def _simulators_of(host: PluginHost) -> list[Any]:

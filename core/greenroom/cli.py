@@ -9,7 +9,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-
 from typing import Any
 
 DEFAULT_PORT = 7007

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 import httpx
 import pytest
-
 from greenroom import FetchApi
 
 

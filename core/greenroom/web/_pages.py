@@ -157,7 +157,9 @@ async def card_action(
     form = {k: str(v) for k, v in raw.items() if k != CSRF_FIELD}
     keep = {"form": form, "form_card": card_id, "form_action": action}
     if not Session.csrf_ok(request, str(raw.get(CSRF_FIELD) or "")):
-        message = "Your session expired or the form was sent from elsewhere. Check and send it again."
+        message = (
+            "Your session expired or the form was sent from elsewhere. Check and send it again."
+        )
         return await _entity_response(
             request, entity, status_code=403, alert=("error", message), **keep
         )
