@@ -78,7 +78,9 @@ def create_app(
         return await call_next(request)  # type: ignore[no-any-return]
 
     def base_url(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+        # Mounted under another app (the demo portal's /_simulators/<id>), links keep the prefix.
+        root = request.scope.get("root_path", "")
+        return f"{request.url.scheme}://{request.url.netloc}{root}".rstrip("/")
 
     # -- public API: reads -----------------------------------------------------------------
 
