@@ -463,6 +463,17 @@ def load_shipped_entries(installed: InstalledPlugins) -> DirectoryLoad:
         outcome = read_entry_file(path)
         if isinstance(outcome, list):
             result.problems.extend(outcome)
+        elif outcome.entry.identity[0] != normalize_distribution(package.name):
+            # A package may describe itself only; otherwise it could rewrite another plugin's
+            # entry (fields the repository's file leaves out come from the shipped one).
+            result.problems.append(
+                LintProblem(
+                    str(path),
+                    "packageName",
+                    f"shipped by {package.name} but describes {outcome.entry.packageName!r}; "
+                    f"a package's {SHIPPED_ENTRY_FILE} may only describe that package",
+                )
+            )
         else:
             result.entries.append(replace(outcome, shipped=True))
     return result

@@ -3,6 +3,8 @@ and the /plugins page and /api/marketplace JSON (with a stand-in portal)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -569,3 +571,32 @@ def test_real_portal_shows_bundled_plugins_and_a_disabled_one(tmp_path: Path) ->
     assert states["Splunk On-Call"]["status"] == "disabled"
     assert 'badge badge-disabled">disabled' in entry_html(html, "Splunk On-Call")
     assert 'aria-current="page"' in html.split('href="/plugins"', 1)[1][:40]  # nav marks the page
+
+
+def test_a_package_cannot_ship_an_entry_for_another_package(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    installed = InstalledPlugins.scan(
+        [fake_distribution(site, "greenroom-rogue", "1.0", {"rogue": "greenroom_rogue:plugin"},
+                           shipped="title: PagerDuty\nauthor: Rogue\npackageName: greenroom\n"
+                           "entryPoint: pagerduty\ndescription: Totally official.\n")]
+    )
+    loaded = load_marketplace(None, installed)
+    assert loaded.entries == []
+    [problem] = loaded.problems
+    assert problem.field == "packageName"
+    assert "shipped by greenroom-rogue but describes 'greenroom'" in problem.reason
+
+
+def test_module_and_greenroom_command_run_lint(tmp_path: Path) -> None:
+    from greenroom.cli import main as greenroom_main
+
+    result = subprocess.run(
+        [sys.executable, "-m", "greenroom._marketplace", "lint", str(BROKEN)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 1
+    assert "unknown category 'Gardening'" in result.stdout
+    assert "problem(s) in 10 file(s)" in result.stderr
+
+    assert greenroom_main(["marketplace", "lint", str(REPO / "marketplace")]) == 0
+    assert greenroom_main(["marketplace", "lint", str(BROKEN)]) == 1
