@@ -157,7 +157,7 @@ class SplunkOnCallClient:
         if response.status_code >= 300 or result.result != "success":
             messages = [result.message] if result.message else _messages(body)
             raise RequestFailedError(response.status_code, messages)
-        self.fetch.invalidate(self.base + "/v1/incidents")
+        self._invalidate_incidents()
         return result
 
     # -- plumbing --------------------------------------------------------------------------
@@ -186,8 +186,17 @@ class SplunkOnCallClient:
         except httpx.HTTPError as exc:
             raise _unreachable(f"{method} {path}", exc) from None
         # Whatever the outcome, cached incident lists may now be stale.
-        self.fetch.invalidate(self.base + "/v1/incidents")
+        self._invalidate_incidents()
         return _checked(response, f"{method} {path}")
+
+    def _invalidate_incidents(self) -> None:
+        url = self.base + "/v1/incidents"
+        self.fetch.invalidate(url)
+        # core.fetch files cached answers under the upstream URL the proxy resolved to, so
+        # forget that one too (reported to the core: invalidate should accept the proxy URL).
+        resolved = self.fetch.proxy.resolve(httpx.URL(url)) if self.fetch.proxy else None
+        if resolved is not None:
+            self.fetch.invalidate(resolved[0])
 
 
 def _checked(response: httpx.Response, operation: str) -> Any:
