@@ -240,7 +240,7 @@ class PagerDutyClient:
         if response.status_code != 202 and not response.is_success:
             _raise_for(response, "Events API /enqueue")
         result = _parse(response, EventResponse, "Events API /enqueue")
-        self.fetch.invalidate(f"{account.rest_base(self.proxy_base_url)}/incidents")
+        self._invalidate(f"{account.rest_base(self.proxy_base_url)}/incidents")
         return result
 
     async def set_incident_status(
@@ -259,8 +259,8 @@ class PagerDutyClient:
         if not response.is_success:
             _raise_for(response, f"PUT {path}")
         body = _parse(response, IncidentBody, f"PUT {path}")
-        self.fetch.invalidate(f"{base}/incidents")
-        self.fetch.invalidate(f"{base}/services")
+        self._invalidate(f"{base}/incidents")
+        self._invalidate(f"{base}/services")
         return body.incident
 
     # -- plumbing ------------------------------------------------------------------------
@@ -294,6 +294,13 @@ class PagerDutyClient:
                 )
             await self._sleep(wait)
             attempt += 1
+
+    def _invalidate(self, url_prefix: str) -> None:
+        self.fetch.invalidate(url_prefix)
+        # core.fetch stores proxied reads under their upstream URL; forget those too.
+        resolved = self.fetch.proxy.resolve(httpx.URL(url_prefix)) if self.fetch.proxy else None
+        if resolved is not None:
+            self.fetch.invalidate(str(resolved[0]))
 
     async def _send(self, method: str, url: str, where: str, **kwargs: Any) -> httpx.Response:
         try:

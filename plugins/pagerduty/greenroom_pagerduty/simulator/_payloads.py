@@ -219,13 +219,18 @@ def incident(state: PagerDutyState, inc: SimIncident) -> dict[str, Any]:
             for uid in inc.acknowledger_ids
             if uid in state.users
         ],
-        "alert_grouping": None,
+        "alert_grouping": {
+            "grouping_type": "advanced",
+            "started_at": iso(inc.created_at),
+            # Null while grouping is active, although the spec says it is always a string.
+            "ended_at": iso(inc.resolved_at),
+            "alert_grouping_active": inc.status != "resolved",
+        },
         "last_status_change_by": (
             user_ref(state, state.users[last_by])
             if last_by in state.users
             else _ref(state, "service", svc.id, svc.name, "services")
         ),
-        "priority": None,
         "resolve_reason": None,
         "incidents_responders": [],
         "responder_requests": [],
