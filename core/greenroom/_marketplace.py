@@ -261,8 +261,12 @@ def _validation_problems(
     return problems
 
 
-def read_entry_file(path: Path, *, display: str | None = None) -> LoadedEntry | list[LintProblem]:
-    """Parse and validate one entry file: the entry, or every problem found in it."""
+def read_entry_file(
+    path: Path, *, display: str | None = None, defaults: dict[str, str] | None = None
+) -> LoadedEntry | list[LintProblem]:
+    """Parse and validate one entry file: the entry, or every problem found in it.
+
+    ``defaults`` fill fields the file leaves out."""
     file = display or str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -286,7 +290,7 @@ def read_entry_file(path: Path, *, display: str | None = None) -> LoadedEntry | 
         ]
     lines = _key_lines(text)
     try:
-        entry = MarketplaceEntry.model_validate(data)
+        entry = MarketplaceEntry.model_validate({**(defaults or {}), **data})
     except ValidationError as error:
         return _validation_problems(error, file, lines)
     if entry.iconUrl and urlsplit(entry.iconUrl).scheme not in ("http", "https"):
@@ -449,18 +453,9 @@ def load_shipped_entries(installed: InstalledPlugins) -> DirectoryLoad:
         if path is None or path in seen:
             continue
         seen.add(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            raw = None
-        if isinstance(raw, dict) and "packageName" not in raw:
-            raw = {**raw, "packageName": package.name, "entryPoint": ep.name}
-            try:
-                result.entries.append(LoadedEntry(MarketplaceEntry.model_validate(raw), path, True))
-            except ValidationError as error:
-                result.problems.extend(_validation_problems(error, str(path), {}))
-            continue
-        outcome = read_entry_file(path)
+        outcome = read_entry_file(
+            path, defaults={"packageName": package.name, "entryPoint": ep.name}
+        )
         if isinstance(outcome, list):
             result.problems.extend(outcome)
         elif outcome.entry.identity[0] != normalize_distribution(package.name):

@@ -218,6 +218,8 @@ def test_shipped_entry_merges_with_repository_file_field_by_field(tmp_path: Path
     assert item.entry.description == "Repository description."
     assert item.entry.tags == ["paging"]  # fields it leaves out come from the package
     assert item.entry.category == "Monitoring"
+    # A relative icon the package ships resolves inside the package.
+    assert item.base == site / "greenroom_acme"
 
 
 def test_invalid_shipped_entry_is_reported_not_listed(tmp_path: Path) -> None:
