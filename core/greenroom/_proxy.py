@@ -456,7 +456,14 @@ def create_proxy_router(
     async def proxy(request: Request, path: str) -> Response:
         raw_path = request.scope.get("raw_path") or request.url.path.encode("ascii")
         raw_path = raw_path.split(b"?", 1)[0]
-        relative = routes.relative_path(raw_path)
+        # Where this router is mounted, from the decoded path Starlette routed on; the raw path
+        # must start with it unencoded. The configured base URL's path is the fallback.
+        mounted = request.url.path[: len(request.url.path) - len(path)].rstrip("/").encode()
+        relative = (
+            raw_path[len(mounted) :]
+            if mounted and raw_path.startswith(mounted + b"/")
+            else routes.relative_path(raw_path)
+        )
         if relative is None:
             # Starlette decoded an encoded mount prefix to reach us; the raw path is not ours.
             return _error(400, "InputError", "the proxy path must start with "

@@ -667,3 +667,31 @@ def test_secrets_stay_out_of_repr_and_describe() -> None:
     described = json.dumps(routes.describe())
     assert PD_TOKEN not in described and API_KEY not in described
     assert endpoint.describe()["headers"] == {"Authorization": "<redacted>"}
+
+
+async def test_router_works_where_it_is_mounted_whatever_the_base_url(world: ProxyWorld) -> None:
+    # The portal's public base URL may carry a path its reverse proxy strips.
+    world.echo.hits.clear()
+    open_echo = {"target": f"{world.echo_url}/base",
+                 "credentials": "dangerously-allow-unauthenticated"}
+    routes = ProxyRoutes(
+        parse_proxy_config({"endpoints": {"/echo": open_echo}}),
+        "https://portal.example.com/incidents/api/proxy",
+    )
+    upstream = httpx.AsyncClient()
+    app = FastAPI()
+    app.include_router(
+        create_proxy_router(routes, client=lambda: upstream, identity=_identity),
+        prefix="/api/proxy",
+    )
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://portal"
+        ) as caller:
+            ok = await caller.get("/api/proxy/echo/v1/x")
+            escape = await caller.get("/api/proxy/echo/%2e%2e/private")
+    finally:
+        await upstream.aclose()
+    assert ok.status_code == 200 and ok.json()["raw_path"] == "/base/v1/x"
+    assert escape.status_code == 400
+    assert [hit["raw_path"] for hit in world.echo.hits] == ["/base/v1/x"]
