@@ -1,0 +1,481 @@
+"""The on-call coverage policy: which entities must be covered by an incident provider, and
+which are.
+
+``coverage.rules[]`` in the config selects entities by kind, ``spec.type``, ``spec.lifecycle``,
+owner and annotations; an entity a rule selects is *covered* when an enabled provider's
+annotation (``IncidentProvider.annotations``) is on it and the provider confirms it,
+*broken* when the annotation is there but the provider says the vendor does not know it, and
+*not-covered* otherwise. No rule means nothing is checked and nothing is reminded.
+
+``greenroom coverage`` (``main``) prints the same report for a CI job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ._config import validate_section
+from ._entity import Entity
+from ._exceptions import GreenroomError
+from ._provider import CoverageCheck
+
+if TYPE_CHECKING:
+    from ._portal import Portal
+    from ._provider import IncidentProvider
+
+COVERED = "covered"
+NOT_COVERED = "not-covered"
+BROKEN = "broken"
+STATES = (COVERED, NOT_COVERED, BROKEN)
+
+#: How long one provider may take to confirm one entity before its annotation is trusted as is.
+CHECK_TIMEOUT = 10.0
+
+
+# --- the policy, as configured -------------------------------------------------------------------
+
+
+class CoverageRule(BaseModel):
+    """One rule. Every selector given must match (any of its values); none given selects all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    kinds: list[str] = Field(default_factory=list)
+    types: list[str] = Field(default_factory=list)
+    lifecycles: list[str] = Field(default_factory=list)
+    owners: list[str] = Field(default_factory=list)
+    #: ``key`` (present, non-empty) or ``key=value``.
+    annotations: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_selectors(cls, data: Any) -> Any:
+        # Selectors may also be grouped under `selectors:`; both spellings mean the same.
+        if isinstance(data, Mapping) and isinstance(data.get("selectors"), Mapping):
+            flat = {k: v for k, v in data.items() if k != "selectors"}
+            for key, value in data["selectors"].items():
+                if key in flat:
+                    raise ValueError(f"selector '{key}' given both in the rule and in selectors")
+                flat[key] = value
+            return flat
+        return data
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotation_selectors(cls, values: list[str]) -> list[str]:
+        for value in values:
+            key = value.split("=", 1)[0].strip()
+            if not key:
+                raise ValueError(
+                    f"annotation selector {value!r} has no key; write 'key' or 'key=value'"
+                )
+        return values
+
+    def selects(self, entity: Entity) -> bool:
+        def one_of(value: str | None, wanted: Sequence[str]) -> bool:
+            return not wanted or (
+                value is not None and value.lower() in {w.lower() for w in wanted}
+            )
+
+        if not one_of(entity.kind, self.kinds):
+            return False
+        if not one_of(entity.type, self.types):
+            return False
+        if not one_of(entity.lifecycle, self.lifecycles):
+            return False
+        if self.owners and _owner_key(entity.owner or "") not in {
+            _owner_key(o) for o in self.owners
+        }:
+            return False
+        return all(_has_annotation(entity, selector) for selector in self.annotations)
+
+    def describe(self) -> str:
+        """The selectors in words, e.g. ``kind Component or API, lifecycle production``."""
+        parts = []
+        for label, values in (
+            ("kind", self.kinds),
+            ("type", self.types),
+            ("lifecycle", self.lifecycles),
+            ("owner", self.owners),
+            ("annotation", self.annotations),
+        ):
+            if values:
+                parts.append(f"{label} {' or '.join(values)}")
+        return ", ".join(parts) or "every entity"
+
+
+class CoveragePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[CoverageRule] = Field(default_factory=list)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[CoverageRule]) -> list[CoverageRule]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.name in seen:
+                raise ValueError(f"two rules are named {rule.name!r}; give each rule its own name")
+            seen.add(rule.name)
+        return rules
+
+    def rules_for(self, entity: Entity) -> list[CoverageRule]:
+        return [rule for rule in self.rules if rule.selects(entity)]
+
+
+def load_policy(config: Any) -> CoveragePolicy:
+    """The ``coverage`` section, validated; ``ConfigError`` names the file, key path and line."""
+    return validate_section(config, "coverage", CoveragePolicy)
+
+
+def _has_annotation(entity: Entity, selector: str) -> bool:
+    key, eq, value = selector.partition("=")
+    present = entity.annotations.get(key.strip())
+    if not eq:
+        return bool(str(present or "").strip())
+    return present is not None and str(present).strip() == value.strip()
+
+
+def _owner_key(owner: str) -> str:
+    # Owners are entity refs: `group:default/team-a`, `group:team-a` and `team-a` are the same.
+    ref = owner.strip().lower()
+    ref = ref.split(":", 1)[1] if ":" in ref else ref
+    return ref.removeprefix("default/")
+
+
+# --- evaluating it -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntityCoverage:
+    """One selected entity: its state, the rules that select it and what each provider said."""
+
+    entity: Entity
+    state: str
+    rules: tuple[CoverageRule, ...]
+    checks: tuple[CoverageCheck, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        if self.state == NOT_COVERED:
+            return "no incident provider annotation"
+        relevant = [c for c in self.checks if c.state == self.state] or list(self.checks)
+        return "; ".join(c.reason for c in relevant if c.reason)
+
+    @property
+    def owner(self) -> str:
+        return self.entity.owner or "unowned"
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    entries: tuple[EntityCoverage, ...] = ()
+    has_policy: bool = False
+
+    def count(self, state: str) -> int:
+        return sum(1 for e in self.entries if e.state == state)
+
+    @property
+    def total(self) -> int:
+        return len(self.entries)
+
+    @property
+    def percentage(self) -> float:
+        """Covered share of the selected entities; 100 when nothing is selected."""
+        return 100.0 * self.count(COVERED) / self.total if self.total else 100.0
+
+    @property
+    def summary(self) -> str:
+        """``83% (5 of 6)``. Rounded down, so a gap never shows as 100%."""
+        return f"{math.floor(self.percentage)}% ({self.count(COVERED)} of {self.total})"
+
+    def by_owner(self) -> dict[str, list[EntityCoverage]]:
+        groups: dict[str, list[EntityCoverage]] = {}
+        for entry in sorted(self.entries, key=lambda e: (e.owner.lower(), e.entity.ref)):
+            groups.setdefault(entry.owner, []).append(entry)
+        return groups
+
+    def filtered(self, *, owner: str = "", state: str = "") -> CoverageReport:
+        entries = [
+            e for e in self.entries
+            if (not owner or _owner_key(e.owner) == _owner_key(owner))
+            and (not state or e.state == state)
+        ]
+        return CoverageReport(tuple(entries), self.has_policy)
+
+    def gaps(self) -> list[EntityCoverage]:
+        return [e for e in self.entries if e.state != COVERED]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "hasPolicy": self.has_policy,
+            "total": self.total,
+            "covered": self.count(COVERED),
+            "notCovered": self.count(NOT_COVERED),
+            "broken": self.count(BROKEN),
+            "percentage": round(self.percentage, 2),
+            "summary": self.summary if self.has_policy else None,
+            "owners": [
+                {"owner": owner, "entities": [_entry_json(e) for e in entries]}
+                for owner, entries in self.by_owner().items()
+            ],
+        }
+
+
+def _entry_json(entry: EntityCoverage) -> dict[str, Any]:
+    return {
+        "ref": entry.entity.ref,
+        "name": entry.entity.display_name,
+        "url": entry.entity.path,
+        "owner": entry.entity.owner,
+        "state": entry.state,
+        "reason": entry.reason,
+        "rules": [rule.name for rule in entry.rules],
+        "providers": [
+            {"provider": c.provider, "state": c.state, "reason": c.reason} for c in entry.checks
+        ],
+    }
+
+
+def covers(provider: IncidentProvider, entity: Entity) -> bool:
+    """Whether the entity carries one of the annotations the provider accepts."""
+    return any(
+        str(entity.annotations.get(key) or "").strip()
+        for key in getattr(provider, "annotations", ())
+    )
+
+
+async def _check(
+    provider: IncidentProvider, entity: Entity, timeout: float, scrub: Any
+) -> CoverageCheck:
+    provider_id = getattr(provider, "id", "") or ""
+    try:
+        check = await asyncio.wait_for(provider.check_coverage(entity), timeout=timeout)
+    except TimeoutError:
+        return CoverageCheck(
+            COVERED, f"annotated; {provider.title} did not confirm within {timeout:g} s",
+            provider_id,
+        )
+    except Exception as exc:  # noqa: BLE001 - an unreachable vendor is not a broken annotation
+        return CoverageCheck(
+            COVERED, f"annotated; {provider.title} could not confirm it: {scrub(str(exc))}",
+            provider_id,
+        )
+    if check.state not in STATES:
+        return CoverageCheck(COVERED, f"annotated; {provider.title} answered {check.state!r}",
+                             provider_id)
+    return CoverageCheck(check.state, check.reason, check.provider or provider_id)
+
+
+async def evaluate_entity(
+    entity: Entity,
+    rules: Sequence[CoverageRule],
+    providers: Sequence[IncidentProvider],
+    *,
+    timeout: float = CHECK_TIMEOUT,
+    scrub: Any = str,
+) -> EntityCoverage:
+    """Coverage of one entity: covered when any annotated provider confirms (or cannot be
+    asked), broken when every annotated provider says the vendor does not know it."""
+    annotated = [p for p in providers if covers(p, entity)]
+    if not annotated:
+        return EntityCoverage(entity, NOT_COVERED, tuple(rules))
+    checks = await asyncio.gather(*(_check(p, entity, timeout, scrub) for p in annotated))
+    states = {c.state for c in checks}
+    state = COVERED if COVERED in states else BROKEN if BROKEN in states else NOT_COVERED
+    return EntityCoverage(entity, state, tuple(rules), tuple(checks))
+
+
+async def evaluate(
+    portal: Portal, *, policy: CoveragePolicy | None = None, timeout: float = CHECK_TIMEOUT
+) -> CoverageReport:
+    """Every entity a rule selects, with its coverage by the portal's enabled providers."""
+    policy = policy if policy is not None else load_policy(portal.config)
+    providers = [handle.provider for handle in portal.providers()]
+    selected = [
+        (entity, rules)
+        for entity in portal.catalog.entities
+        if (rules := policy.rules_for(entity))
+    ]
+    scrub = getattr(portal.config, "scrub", str)
+    entries = await asyncio.gather(
+        *(evaluate_entity(e, r, providers, timeout=timeout, scrub=scrub) for e, r in selected)
+    )
+    return CoverageReport(tuple(entries), has_policy=bool(policy.rules))
+
+
+# --- what to add to catalog-info.yaml ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnnotationSnippet:
+    """A copyable ``catalog-info.yaml`` fragment that makes one provider cover an entity."""
+
+    provider: str
+    title: str
+    keys: tuple[str, ...]
+    text: str
+
+
+def annotation_snippets(providers: Sequence[IncidentProvider]) -> list[AnnotationSnippet]:
+    """One snippet per provider: its first annotation key, the alternatives commented out."""
+    snippets = []
+    for provider in providers:
+        keys = tuple(getattr(provider, "annotations", ()) or ())
+        if not keys:
+            continue
+        lines = ["metadata:", "  annotations:", f'    {keys[0]}: "{_placeholder(keys[0])}"']
+        lines += [f'    # or: {key}: "{_placeholder(key)}"' for key in keys[1:]]
+        snippets.append(
+            AnnotationSnippet(provider.id, provider.title, keys, "\n".join(lines) + "\n")
+        )
+    return snippets
+
+
+def _placeholder(key: str) -> str:
+    return f"<your {key.rsplit('/', 1)[-1]}>"
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="greenroom coverage",
+        description="On-call coverage of the catalog against the coverage.rules policy.",
+    )
+    parser.add_argument(
+        "--config", action="append", default=[], metavar="FILE",
+        help="app-config.yaml (repeatable, later wins); none means the demo",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--fail-under", type=float, default=None, metavar="PCT",
+        help="exit 1 when the covered percentage is under PCT (0-100)",
+    )
+    return parser
+
+
+def format_report(report: CoverageReport) -> str:
+    if not report.has_policy:
+        return "No coverage policy: add coverage.rules to the config to check on-call coverage.\n"
+    lines = [f"On-call coverage: {report.summary}"]
+    lines.append(
+        f"  covered {report.count(COVERED)}, not covered {report.count(NOT_COVERED)}, "
+        f"broken {report.count(BROKEN)}"
+    )
+    for owner, entries in report.by_owner().items():
+        lines.append(f"\n{owner}")
+        for entry in entries:
+            reason = f"  ({entry.reason})" if entry.reason else ""
+            lines.append(f"  {entry.state:<12} {entry.entity.ref}{reason}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``greenroom coverage [--config FILE ...] [--json] [--fail-under PCT]``.
+
+    Exit codes: 0 fine, 1 under the threshold, 2 bad arguments or config.
+    """
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.fail_under is not None and not 0 <= args.fail_under <= 100:
+        print(f"--fail-under must be between 0 and 100, got {args.fail_under:g}", file=sys.stderr)
+        return 2
+    try:
+        report = _report_for(args.config)
+    except GreenroomError as exc:
+        print(f"greenroom coverage: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print(format_report(report), end="")
+    if args.fail_under is not None and report.percentage < args.fail_under:
+        gaps = ", ".join(f"{e.entity.ref} ({e.state})" for e in report.gaps())
+        print(
+            f"Coverage {report.percentage:.1f}% is under the required {args.fail_under:g}%. "
+            f"Add a provider annotation to: {gaps}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _report_for(config_paths: Sequence[str]) -> CoverageReport:
+    from ._portal import build_portal
+
+    if config_paths:
+        portal = build_portal(config_paths)
+        return asyncio.run(_evaluate_and_close(portal))
+    return _demo_report()
+
+
+async def _evaluate_and_close(portal: Portal) -> CoverageReport:
+    from ._portal import run_startup
+
+    try:
+        await run_startup(portal)
+        return await evaluate(portal)
+    finally:
+        await portal.aclose()
+
+
+def _demo_report() -> CoverageReport:
+    """The demo's simulators only answer while the portal serves, so serve it on loopback."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from ._portal import build_portal
+    from .web import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    # Listening now queues early requests until the server thread accepts them.
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    portal = build_portal((), base_url=f"http://127.0.0.1:{port}", demo=True)
+    # lifespan off: the portal's shared client belongs to the loop that evaluates, not to
+    # the server's thread; _evaluate_and_close runs startup and closes it.
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(portal), lifespan="off", log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        return asyncio.run(_evaluate_and_close(portal))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+__all__ = [
+    "BROKEN",
+    "COVERED",
+    "NOT_COVERED",
+    "AnnotationSnippet",
+    "CoveragePolicy",
+    "CoverageReport",
+    "CoverageRule",
+    "EntityCoverage",
+    "annotation_snippets",
+    "covers",
+    "evaluate",
+    "evaluate_entity",
+    "load_policy",
+    "main",
+]
