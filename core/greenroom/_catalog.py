@@ -12,6 +12,7 @@ annotation keys (``@backstage/catalog-model``'s ``KubernetesValidatorFunctions``
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -216,6 +217,25 @@ class Catalog:
 
     def owners(self) -> list[str]:
         return sorted({e.owner for e in self.entities if e.owner}, key=str.lower)
+
+
+def merge_annotations(entities: Iterable[Entity]) -> list[Entity]:
+    """Combine entities that share kind, namespace and name into the first one, adding the
+    annotations the others carry (the first value wins on a clash).
+
+    For catalogs assembled from fragments, such as the demo, where each plugin annotates the
+    same service for itself; a real catalog reports such duplicates instead.
+    """
+    merged: dict[tuple[str, str, str], Entity] = {}
+    for entity in entities:
+        key = _entity_key(entity.namespace, entity.kind, entity.name)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = entity
+            continue
+        annotations = {**entity.annotations, **first.annotations}
+        merged[key] = dataclasses.replace(first, annotations=annotations)
+    return list(merged.values())
 
 
 def _entity_key(namespace: str, kind: str, name: str) -> tuple[str, str, str]:

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 from greenroom import Entity
-from greenroom._catalog import Catalog, CatalogProblem, load_catalog, load_catalog_text
+from greenroom._catalog import (
+    Catalog,
+    CatalogProblem,
+    load_catalog,
+    load_catalog_text,
+    merge_annotations,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "catalog"
 
@@ -358,3 +364,26 @@ def test_from_entities_reports_duplicates_across_sources() -> None:
     assert catalog.entities == [first]
     assert "already defined at pagerduty demo" in catalog.problems[0].reason
     assert catalog.problems[0].file == "splunk demo"
+
+
+def test_merge_annotations_combines_fragments_of_one_entity() -> None:
+    pagerduty = load_catalog_text(
+        _document("search-indexer", extra="  annotations:\n    pagerduty.com/service-id: P1\n"),
+        source="<demo:pagerduty>",
+    )[0]
+    splunk = load_catalog_text(
+        _document("Search-Indexer", extra="  annotations:\n    splunk.com/on-call-team: Search\n"
+                  "    pagerduty.com/service-id: ignored\n"),
+        source="<demo:splunk-on-call>",
+    )[0]
+    other = load_catalog_text(_document("wiki"))[0]
+    merged = merge_annotations([*pagerduty, *other, *splunk])
+    catalog = Catalog.from_entities(merged)
+    assert catalog.problems == []
+    indexer = catalog.find("default", "component", "search-indexer")
+    assert indexer is not None and indexer.source == "<demo:pagerduty>"
+    assert dict(indexer.annotations) == {
+        "pagerduty.com/service-id": "P1",
+        "splunk.com/on-call-team": "Search",
+    }
+    assert [e.name for e in catalog.entities] == ["search-indexer", "wiki"]
