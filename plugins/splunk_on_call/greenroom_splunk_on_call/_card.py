@@ -59,6 +59,13 @@ def _username_hint(ctx: CardContext) -> str:
     return f"{who} and splunkOnCall.username is not set in the portal's config."
 
 
+def _missing_setting(ctx: CardContext, exc: MissingSettingError) -> ActionResult:
+    """Refused before anything was sent; say which setting and how to provide it."""
+    if str(exc) == MISSING_USERNAME:
+        return ActionResult(f"{exc}: {_username_hint(ctx)}", ok=False)
+    return ActionResult(str(exc), ok=False)
+
+
 async def render(ctx: CardContext) -> str:
     entity = ctx.entity
     if not is_splunk_on_call_available(entity):
@@ -164,9 +171,7 @@ async def trigger(ctx: CardContext, form: Mapping[str, str]) -> ActionResult:
         await _check_team(ctx, provider, form.get("team", ""))
         outcome = await provider.trigger(ctx.entity, request, ctx.identity)
     except MissingSettingError as exc:
-        if str(exc) == MISSING_USERNAME:
-            return ActionResult(f"{exc}: {_username_hint(ctx)}", ok=False)
-        return ActionResult(str(exc), ok=False)
+        return _missing_setting(ctx, exc)
     except UnauthorizedError:
         return ActionResult(f"{TRIGGER_FAILED} {MISSING_KEYS}", ok=False)
     except ProviderError as exc:
@@ -193,9 +198,7 @@ async def _move(ctx: CardContext, form: Mapping[str, str], verb: str) -> ActionR
     try:
         outcome = await move(ctx.entity, incident_id, ctx.identity)
     except MissingSettingError as exc:
-        if str(exc) == MISSING_USERNAME:
-            return ActionResult(f"{exc}: {_username_hint(ctx)}", ok=False)
-        return ActionResult(str(exc), ok=False)
+        return _missing_setting(ctx, exc)
     except UnauthorizedError:
         return ActionResult(f"Failed to {verb} incident #{incident_id}. {MISSING_KEYS}", ok=False)
     except ProviderError as exc:
