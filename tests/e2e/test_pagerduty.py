@@ -1,0 +1,44 @@
+"""PagerDuty in a real browser on the demo: trigger from the dialog, see it listed,
+acknowledge it, resolve it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from playwright.sync_api import Page, expect
+
+
+def test_trigger_acknowledge_resolve(page: Page, demo_portal: str) -> None:
+    page.goto(demo_portal + "/catalog/default/component/checkout-api")
+    card = page.locator(".card-slot").filter(has_text="PagerDuty").first
+    expect(card).to_contain_text("ON CALL")
+    expect(card.get_by_role("link", name="Service Directory")).to_be_visible()
+    expect(card.get_by_role("link", name="Escalation Policy")).to_be_visible()
+
+    title = f"Browser test {uuid.uuid4().hex[:8]}"
+    card.locator("summary", has_text="Create Incident").click()
+    expect(card).to_contain_text('This action will trigger an incident for "checkout-api".')
+    trigger = card.get_by_role("button", name="Trigger Incident")
+    expect(trigger).to_be_disabled()  # the description is required
+    card.get_by_label("Problem description").fill(title)
+    expect(trigger).to_be_enabled()
+    trigger.click()
+
+    expect(page.locator(".alert-success")).to_contain_text("Alarm successfully triggered by")
+    card = page.locator(".card-slot").filter(has_text="PagerDuty").first
+    incident = card.locator("li.list-item").filter(has_text=title)
+    expect(incident).to_have_count(1)
+    expect(incident.locator(".badge-triggered")).to_be_visible()
+
+    incident.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(".alert-success")).to_contain_text("acknowledged")
+    card = page.locator(".card-slot").filter(has_text="PagerDuty").first
+    incident = card.locator("li.list-item").filter(has_text=title)
+    expect(incident.locator(".badge-acknowledged")).to_be_visible()
+    expect(incident.get_by_role("button", name="Acknowledge")).to_have_count(0)
+
+    incident.get_by_role("button", name="Resolve").click()
+    expect(page.locator(".alert-success")).to_contain_text(re.compile("resolved"))
+    card = page.locator(".card-slot").filter(has_text="PagerDuty").first
+    expect(card.locator("li.list-item").filter(has_text=title)).to_have_count(0)
