@@ -67,6 +67,7 @@ _ENDPOINT_KEYS = frozenset(
         "credentials",
     }
 )
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -167,6 +168,14 @@ def _parse_endpoint(route: str, value: Any, key_path: str) -> ProxyEndpoint:
             f"Proxy target is not a valid URL: {_redacted_target(target)}",
             key_path=f"{key_path}.target" if isinstance(value, Mapping) else key_path,
         )
+    parsed_target = httpx.URL(target)
+    if parsed_target.query:
+        # The joined URL carries the caller's query; a query on the target would be dropped.
+        raise ConfigError(
+            "Proxy target must not have a query string; put credentials in 'headers' and "
+            f"query parameters in the request: {_redacted_target(target).split('?')[0]}?...",
+            key_path=f"{key_path}.target",
+        )
     for unknown in sorted(set(options) - _ENDPOINT_KEYS):
         logger.warning("Ignoring unknown proxy option %s.%s", key_path, unknown)
 
@@ -175,7 +184,10 @@ def _parse_endpoint(route: str, value: Any, key_path: str) -> ProxyEndpoint:
         raise ConfigError("headers must be a mapping of header name to value",
                           key_path=f"{key_path}.headers")
     for name, header_value in headers.items():
-        if not isinstance(header_value, str) or not isinstance(name, str):
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise ConfigError(f"{name!r} is not a valid HTTP header name",
+                              key_path=f"{key_path}.headers")
+        if not isinstance(header_value, str):
             # Never echo the value: it is usually a token.
             raise ConfigError(
                 f"the value of header {name!r} must be a string (quote it in YAML; an unset "
