@@ -147,11 +147,15 @@ def _has_annotation(entity: Entity, selector: str) -> bool:
     return present is not None and str(present).strip() == value.strip()
 
 
-def _owner_key(owner: str) -> str:
+def _owner_label(owner: str) -> str:
     # Owners are entity refs: `group:default/team-a`, `group:team-a` and `team-a` are the same.
-    ref = owner.strip().lower()
+    ref = owner.strip()
     ref = ref.split(":", 1)[1] if ":" in ref else ref
-    return ref.removeprefix("default/")
+    return ref[len("default/"):] if ref.lower().startswith("default/") else ref
+
+
+def _owner_key(owner: str) -> str:
+    return _owner_label(owner).lower()
 
 
 # --- evaluating it -------------------------------------------------------------------------------
@@ -175,7 +179,8 @@ class EntityCoverage:
 
     @property
     def owner(self) -> str:
-        return self.entity.owner or "unowned"
+        """The owner as people say it: ``group:default/team-a`` is shown as ``team-a``."""
+        return _owner_label(self.entity.owner or "") or "unowned"
 
 
 @dataclass(frozen=True)
@@ -202,8 +207,10 @@ class CoverageReport:
 
     def by_owner(self) -> dict[str, list[EntityCoverage]]:
         groups: dict[str, list[EntityCoverage]] = {}
-        for entry in sorted(self.entries, key=lambda e: (e.owner.lower(), e.entity.ref)):
-            groups.setdefault(entry.owner, []).append(entry)
+        labels: dict[str, str] = {}
+        for entry in sorted(self.entries, key=_owner_then_name):
+            label = labels.setdefault(entry.owner.lower(), entry.owner)
+            groups.setdefault(label, []).append(entry)
         return groups
 
     def filtered(self, *, owner: str = "", state: str = "") -> CoverageReport:
@@ -231,6 +238,10 @@ class CoverageReport:
                 for owner, entries in self.by_owner().items()
             ],
         }
+
+
+def _owner_then_name(entry: EntityCoverage) -> tuple[str, str]:
+    return (entry.owner.lower(), entry.entity.display_name.lower())
 
 
 def _entry_json(entry: EntityCoverage) -> dict[str, Any]:

@@ -1,0 +1,146 @@
+"""On-call coverage in the web app: the `/coverage` page and `/api/coverage`, the reminder card
+on the page of an entity a rule selects but no provider covers, and the home page's percentage.
+
+The policy (``coverage.rules``) is validated when the app is created, so a wrong rule stops
+start-up with the file, key path and line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+from pydantic import BaseModel
+
+from .._coverage import (
+    COVERED,
+    STATES,
+    CoveragePolicy,
+    CoverageReport,
+    annotation_snippets,
+    evaluate,
+    evaluate_entity,
+    load_policy,
+)
+from .._entity import Entity
+from .._portal import Portal
+from ._context import page_context, portal_of
+from ._pages import _finish
+
+router = APIRouter()
+
+#: The entity page and the home page wait for this at most; a provider that has not confirmed
+#: an annotation by then is trusted (no false reminder because a vendor is slow).
+PAGE_CHECK_TIMEOUT = 3.0
+
+
+def policy_of(app: Any) -> CoveragePolicy:
+    policy = getattr(app.state, "coverage_policy", None)
+    if policy is None:
+        policy = app.state.coverage_policy = load_policy(app.state.portal.config)
+    return policy  # type: ignore[no-any-return]
+
+
+def setup(app: FastAPI) -> None:
+    """Validate the policy now and hook the reminder and the home-page summary."""
+    policy_of(app)
+
+    async def before_cards(
+        portal: Portal, entity: Entity, cards: Any, viewer: Any
+    ) -> Markup | None:
+        return await coverage_reminder(app, portal, entity)
+
+    async def coverage_summary(portal: Portal) -> str | None:
+        policy = policy_of(app)
+        if not policy.rules:
+            return None
+        report = await evaluate(portal, policy=policy, timeout=PAGE_CHECK_TIMEOUT)
+        return report.summary
+
+    app.state.before_cards = before_cards
+    app.state.coverage_summary = coverage_summary
+
+
+async def coverage_reminder(app: Any, portal: Portal, entity: Entity) -> Markup | None:
+    """The reminder card for an entity a rule selects that no enabled provider covers."""
+    rules = policy_of(app).rules_for(entity)
+    if not rules:
+        return None
+    providers = [handle.provider for handle in portal.providers()]
+    entry = await evaluate_entity(
+        entity, rules, providers, timeout=PAGE_CHECK_TIMEOUT,
+        scrub=getattr(portal.config, "scrub", str),
+    )
+    if entry.state == COVERED:
+        return None
+    template = app.state.templates.get_template("greenroom/coverage_reminder.html")
+    return Markup(
+        template.render(entry=entry, entity=entity, snippets=annotation_snippets(providers))
+    )
+
+
+async def _report(request: Request) -> CoverageReport:
+    return await evaluate(portal_of(request), policy=policy_of(request.app))
+
+
+@router.get("/coverage", response_class=HTMLResponse, include_in_schema=False)
+async def coverage_page(request: Request, owner: str = "", state: str = "") -> Response:
+    report = await _report(request)
+    ctx, token, is_new = page_context(request, nav="coverage")
+    ctx.update(
+        report=report,
+        shown=report.filtered(owner=owner, state=state),
+        owner=owner,
+        state=state,
+        states=STATES,
+        owners=sorted({e.owner for e in report.entries}, key=str.lower),
+        rules=policy_of(request.app).rules,
+    )
+    response = request.app.state.templates.TemplateResponse(
+        request, "greenroom/coverage.html", ctx
+    )
+    return _finish(request, response, token, is_new)
+
+
+class ProviderCheckOut(BaseModel):
+    provider: str
+    state: str
+    reason: str
+
+
+class EntityCoverageOut(BaseModel):
+    ref: str
+    name: str
+    url: str
+    owner: str | None
+    state: str
+    reason: str
+    rules: list[str]
+    providers: list[ProviderCheckOut]
+
+
+class OwnerCoverageOut(BaseModel):
+    owner: str
+    entities: list[EntityCoverageOut]
+
+
+class CoverageOut(BaseModel):
+    hasPolicy: bool
+    total: int
+    covered: int
+    notCovered: int
+    broken: int
+    percentage: float
+    summary: str | None
+    owners: list[OwnerCoverageOut]
+    filters: dict[str, str]
+
+
+@router.get("/api/coverage", response_model=CoverageOut, tags=["coverage"])
+async def coverage_json(request: Request, owner: str = "", state: str = "") -> dict[str, Any]:
+    """Every entity a coverage rule selects, grouped by owner; totals count the listed ones."""
+    report = (await _report(request)).filtered(owner=owner, state=state)
+    filters = {k: v for k, v in (("owner", owner), ("state", state)) if v}
+    return {**report.as_json(), "filters": filters}

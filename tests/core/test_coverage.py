@@ -1,0 +1,333 @@
+"""The coverage policy: config validation, rule selection, states, the web views and the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from greenroom import (
+    Capability,
+    ConfigError,
+    CoverageCheck,
+    Entity,
+    RequestFailedError,
+    create_api_factory,
+    create_api_ref,
+    create_plugin,
+)
+from greenroom._config import Config, load_config
+from greenroom._coverage import CoverageRule, annotation_snippets, evaluate, load_policy, main
+from greenroom._portal import build_portal
+from greenroom.web import create_app
+
+POLICY = """\
+coverage:
+  rules:
+    - name: production-services
+      description: Every production service must have on-call support.
+      kinds: [Component, API]
+      lifecycles: [production]
+"""
+
+CATALOG = """\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: covered-svc, annotations: {acme.io/team: payments}}
+spec: {type: service, lifecycle: production, owner: team-a}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: bare-svc}
+spec: {type: service, lifecycle: production, owner: team-a}
+---
+apiVersion: backstage.io/v1alpha1
+kind: API
+metadata: {name: ghost-api, annotations: {acme.io/team: ghost}}
+spec: {type: openapi, lifecycle: production, owner: group:default/team-b}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: flaky-svc, annotations: {acme.io/team: down}}
+spec: {type: service, lifecycle: production, owner: team-b}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: toy, annotations: {}}
+spec: {type: service, lifecycle: experimental, owner: team-a}
+"""
+
+
+class AcmeProvider:
+    """A third-party provider: only its ``annotations`` tell Greenroom what it covers."""
+
+    id = "acme"
+    title = "Acme Paging"
+    capabilities = frozenset({Capability.INCIDENTS})
+    annotations = ("acme.io/team", "acme.io/routing-key")
+
+    def is_available(self, entity: Entity) -> bool:
+        return any(k in entity.annotations for k in self.annotations)
+
+    async def check_coverage(self, entity: Entity) -> CoverageCheck:
+        team = entity.annotations["acme.io/team"]
+        if team == "down":
+            raise RequestFailedError(503, ["maintenance"])
+        if team == "ghost":
+            return CoverageCheck("broken", 'Acme has no team "ghost"', self.id)
+        return CoverageCheck("covered", f"Acme team {team}", self.id)
+
+
+def acme_plugin() -> object:
+    ref = create_api_ref("plugin.acme.provider")
+    return create_plugin(id="acme", apis=[create_api_factory(ref, AcmeProvider())],
+                         providers=[ref])
+
+
+def write_config(folder: Path, policy: str = POLICY, catalog: str = CATALOG) -> Path:
+    (folder / "catalog-info.yaml").write_text(catalog)
+    config = folder / "app-config.yaml"
+    config.write_text(
+        "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n" + policy
+    )
+    return config
+
+
+def portal_for(folder: Path, policy: str = POLICY) -> object:
+    return build_portal([write_config(folder, policy)], plugins=[acme_plugin()],
+                        load_entry_points=False, demo=False)
+
+
+# --- the policy ----------------------------------------------------------------------------------
+
+
+def entity(kind: str = "Component", **spec: str) -> Entity:
+    annotations = {"acme.io/team": "x"} if spec.pop("annotated", "") else {}
+    return Entity(kind=kind, name="svc", spec=spec, annotations=annotations)
+
+
+def test_rule_selects_by_every_given_selector() -> None:
+    rule = CoverageRule(name="r", kinds=["component", "API"], lifecycles=["production"],
+                        owners=["group:default/team-a"], types=["service"])
+    assert rule.selects(entity(lifecycle="production", owner="team-a", type="service"))
+    assert not rule.selects(entity(lifecycle="experimental", owner="team-a", type="service"))
+    assert not rule.selects(entity(lifecycle="production", owner="team-b", type="service"))
+    assert not rule.selects(entity("Group", lifecycle="production", owner="team-a",
+                                   type="service"))
+    assert not rule.selects(entity(owner="team-a", type="service"))  # no lifecycle at all
+
+
+def test_annotation_selectors_key_or_key_value() -> None:
+    assert CoverageRule(name="r", annotations=["acme.io/team"]).selects(entity(annotated="1"))
+    assert not CoverageRule(name="r", annotations=["acme.io/team"]).selects(entity())
+    assert CoverageRule(name="r", annotations=["acme.io/team=x"]).selects(entity(annotated="1"))
+    assert not CoverageRule(name="r", annotations=["acme.io/team=y"]).selects(
+        entity(annotated="1")
+    )
+
+
+def test_selectors_may_be_grouped() -> None:
+    policy = load_policy(Config({"coverage": {"rules": [
+        {"name": "r", "selectors": {"kinds": ["API"], "lifecycles": ["production"]}}
+    ]}}))
+    assert policy.rules[0].kinds == ["API"]
+    assert policy.rules[0].describe() == "kind API, lifecycle production"
+
+
+def test_no_rules_means_no_policy() -> None:
+    assert load_policy(Config({})).rules == []
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "key_path", "words"),
+    [
+        ("coverage:\n  rules:\n    - {kinds: [API]}\n", "coverage.rules[0].name", "required"),
+        ("coverage:\n  rules:\n    - {name: r, kind: [API]}\n", "coverage.rules[0].kind",
+         "Extra inputs"),
+        ("coverage:\n  rules:\n    - {name: r, lifecycles: production}\n",
+         "coverage.rules[0].lifecycles", "valid list"),
+        ("coverage:\n  rules:\n    - {name: r, annotations: ['=x']}\n",
+         "coverage.rules[0].annotations", "has no key"),
+        ("coverage:\n  rules:\n    - {name: r}\n    - {name: r}\n", "coverage.rules",
+         "two rules are named 'r'"),
+    ],
+)
+def test_bad_policy_names_file_key_path_and_problem(
+    tmp_path: Path, yaml_text: str, key_path: str, words: str
+) -> None:
+    path = tmp_path / "app-config.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as caught:
+        load_policy(load_config([path]))
+    assert caught.value.key_path == key_path
+    assert words in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_bad_policy_stops_the_app_at_start_up(tmp_path: Path) -> None:
+    portal = portal_for(tmp_path, "coverage:\n  rules:\n    - {name: r, kinds: API}\n")
+    with pytest.raises(ConfigError, match=r"coverage\.rules\[0\]\.kinds"):
+        create_app(portal)
+
+
+# --- evaluating ----------------------------------------------------------------------------------
+
+
+async def test_states_grouping_totals_and_percentage(tmp_path: Path) -> None:
+    report = await evaluate(portal_for(tmp_path))
+    states = {e.entity.name: e.state for e in report.entries}
+    # toy is experimental: no rule selects it. flaky-svc's vendor is down: its annotation
+    # still counts. ghost-api's team does not exist: broken.
+    assert states == {"covered-svc": "covered", "bare-svc": "not-covered",
+                      "ghost-api": "broken", "flaky-svc": "covered"}
+    assert (report.total, report.count("covered"), report.percentage) == (4, 2, 50.0)
+    assert report.summary == "50% (2 of 4)"
+    assert {o: [e.entity.name for e in es] for o, es in report.by_owner().items()} == {
+        "team-a": ["bare-svc", "covered-svc"],
+        "team-b": ["flaky-svc", "ghost-api"],
+    }
+    flaky = next(e for e in report.entries if e.entity.name == "flaky-svc")
+    assert "could not confirm" in flaky.reason and "maintenance" in flaky.reason
+
+
+def test_summary_never_rounds_a_gap_up_to_100() -> None:
+    from greenroom._coverage import CoverageReport, EntityCoverage
+
+    entries = tuple(
+        EntityCoverage(entity(), "covered" if i else "not-covered", ()) for i in range(200)
+    )
+    assert CoverageReport(entries, True).summary == "99% (199 of 200)"
+
+
+def test_snippets_come_from_provider_annotations() -> None:
+    [snippet] = annotation_snippets([AcmeProvider()])
+    assert snippet.text == (
+        'metadata:\n  annotations:\n    acme.io/team: "<your team>"\n'
+        '    # or: acme.io/routing-key: "<your routing-key>"\n'
+    )
+
+
+# --- the web views -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(portal_for(tmp_path))) as test_client:
+        yield test_client
+
+
+def test_uncovered_entity_page_shows_the_reminder_with_snippets(client: TestClient) -> None:
+    page = client.get("/catalog/default/component/bare-svc").text
+    assert "On-call coverage missing" in page
+    assert "production-services" in page and "kind Component or API, lifecycle production" in page
+    assert "none of their annotations" in page
+    assert 'data-provider="acme"' in page
+    assert "acme.io/team: &#34;&lt;your team&gt;&#34;" in page
+
+
+def test_broken_annotation_reminder_says_so(client: TestClient) -> None:
+    page = client.get("/catalog/default/api/ghost-api").text
+    assert "Its on-call annotation is broken" in page
+    assert "Acme has no team &#34;ghost&#34;" in page
+
+
+def test_no_reminder_when_covered_or_not_selected(client: TestClient) -> None:
+    for path in ("/catalog/default/component/covered-svc", "/catalog/default/component/toy",
+                 "/catalog/default/component/flaky-svc"):
+        assert "On-call coverage missing" not in client.get(path).text, path
+
+
+def test_coverage_page_and_filters(client: TestClient) -> None:
+    page = client.get("/coverage").text
+    assert "50% (2 of 4)" in page
+    assert re.findall(r'data-entity="([^"]+)" data-state="([^"]+)"', page) == [
+        ("component:default/bare-svc", "not-covered"),
+        ("component:default/covered-svc", "covered"),
+        ("component:default/flaky-svc", "covered"),
+        ("api:default/ghost-api", "broken"),
+    ]
+    filtered = client.get("/coverage?owner=team-a&state=not-covered").text
+    assert re.findall(r'data-entity="([^"]+)"', filtered) == ["component:default/bare-svc"]
+
+
+def test_coverage_json(client: TestClient) -> None:
+    body = client.get("/api/coverage?owner=team-b").json()
+    assert (body["total"], body["covered"], body["broken"], body["notCovered"]) == (2, 1, 1, 0)
+    assert body["filters"] == {"owner": "team-b"}
+    ghost = body["owners"][0]["entities"][1]
+    assert ghost["ref"] == "api:default/ghost-api"
+    assert ghost["providers"] == [
+        {"provider": "acme", "state": "broken", "reason": 'Acme has no team "ghost"'}
+    ]
+
+
+def test_home_page_shows_the_percentage(client: TestClient) -> None:
+    assert "On-call coverage: <a href=\"/coverage\"><strong>50% (2 of 4)</strong>" in (
+        client.get("/").text
+    )
+
+
+def test_without_policy_nothing_is_reminded(tmp_path: Path) -> None:
+    with TestClient(create_app(portal_for(tmp_path, policy=""))) as client:
+        assert "On-call coverage" not in client.get("/").text
+        assert "On-call coverage missing" not in client.get(
+            "/catalog/default/component/bare-svc").text
+        assert "No coverage policy" in client.get("/coverage").text
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+# The CLI builds its portal from entry points, so these catalogs use the bundled PagerDuty
+# plugin's annotation. Its vendor is not reachable here: the annotation still counts.
+CLI_CATALOG = """\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: paged, annotations: {pagerduty.com/service-id: PABC123}}
+spec: {type: service, lifecycle: production, owner: team-a}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: forgotten%s}
+spec: {type: service, lifecycle: production, owner: team-b}
+"""
+
+
+def test_cli_fails_under_threshold_and_names_the_gaps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, catalog=CLI_CATALOG % "")
+    assert main(["--config", str(config), "--fail-under", "100"]) == 1
+    out, err = capsys.readouterr()
+    assert "50% (1 of 2)" in out
+    assert "component:default/forgotten (not-covered)" in err
+    assert main(["--config", str(config), "--fail-under", "50"]) == 0
+
+
+def test_cli_passes_once_the_gap_is_fixed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixed = CLI_CATALOG % ", annotations: {pagerduty.com/service-id: PDEF456}"
+    config = write_config(tmp_path, catalog=fixed)
+    assert main(["--config", str(config), "--fail-under", "100", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert (body["total"], body["covered"], body["percentage"]) == (2, 2, 100.0)
+
+
+def test_cli_bad_config_and_bad_threshold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, policy="coverage:\n  rules: [{kinds: [API]}]\n")
+    assert main(["--config", str(config)]) == 2
+    assert "coverage.rules[0].name" in capsys.readouterr().err
+    assert main(["--config", str(config), "--fail-under", "120"]) == 2
+    assert "between 0 and 100" in capsys.readouterr().err
+
+
+def test_cli_on_the_demo_names_the_uncovered_service(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--fail-under", "100"]) == 1
+    out, err = capsys.readouterr()
+    assert "component:default/ledger-service" in err
+    assert re.search(r"not-covered\s+component:default/ledger-service", out)
