@@ -452,4 +452,16 @@ def _add_control_routes(app: FastAPI, state: PagerDutyState, control: SimulatorC
 
     @app.get("/_control/requests")
     async def requests_seen() -> Any:
-        return {"requests": [r.__dict__ for r in control.requests[-200:]]}
+        # The token is a credential even here: never echo it.
+        return {
+            "requests": [
+                {
+                    **r.__dict__,
+                    "headers": {
+                        k: ("[redacted]" if k == "authorization" else v)
+                        for k, v in r.headers.items()
+                    },
+                }
+                for r in control.requests[-200:]
+            ]
+        }
