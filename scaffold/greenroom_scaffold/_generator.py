@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ._errors import ScaffoldError
 from ._spec import TRY_AGAIN, PluginSpec, check_spec
-from ._template import marketplace_entry_path, render
+from ._template import TEMPLATE_ROOT, marketplace_entry_path, render
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _refuse_existing(layout: Layout) -> None:
 
 
 def create_plugin_package(
-    spec: PluginSpec, *, cwd: Path, target: Path | None = None
+    spec: PluginSpec, *, cwd: Path, target: Path | None = None, template: Path = TEMPLATE_ROOT
 ) -> Created:
     """Check ``spec``, render the template into a temporary folder beside the destination and
     move it into place only when every file is written. A refusal writes nothing."""
@@ -81,7 +81,7 @@ def create_plugin_package(
         raise ScaffoldError(
             f"The folder {parent} does not exist; create it or choose another --dir."
         )
-    files = render(spec)
+    files = render(spec, template)
     entry_source = marketplace_entry_path(spec)
     # Staged on the destination's file system so that the final move is a rename.
     staging = Path(tempfile.mkdtemp(prefix=f".{spec.distribution}-", dir=parent))
@@ -92,13 +92,14 @@ def create_plugin_package(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         staged_entry = staging / "marketplace.yaml"
-        if layout.marketplace_entry is not None:
+        if layout.marketplace_entry is not None and entry_source in files:
             staged_entry.write_text(files[entry_source], encoding="utf-8")
         _refuse_existing(layout)  # someone may have created it meanwhile
         os.rename(staged_package, layout.package_dir)
-        if layout.marketplace_entry is not None:
+        entry = layout.marketplace_entry if staged_entry.exists() else None
+        if entry is not None:
             try:
-                os.rename(staged_entry, layout.marketplace_entry)
+                os.rename(staged_entry, entry)
             except OSError:
                 shutil.rmtree(layout.package_dir, ignore_errors=True)
                 raise
@@ -109,4 +110,4 @@ def create_plugin_package(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     written = tuple(layout.package_dir / relative for relative in sorted(files))
-    return Created(layout.package_dir, written, layout.marketplace_entry)
+    return Created(layout.package_dir, written, entry)

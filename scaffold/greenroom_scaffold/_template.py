@@ -72,11 +72,11 @@ def substitute(text: str, values: Mapping[str, str], *, where: str) -> str:
     return _TOKEN.sub(replace, text)
 
 
-def render(spec: PluginSpec) -> dict[PurePosixPath, str]:
+def render(spec: PluginSpec, template: Path = TEMPLATE_ROOT) -> dict[PurePosixPath, str]:
     """Every generated file of ``spec``'s package, by path relative to the package folder."""
     values = tokens(spec)
     rendered: dict[PurePosixPath, str] = {}
-    for relative, text in template_files():
+    for relative, text in template_files(template):
         path = PurePosixPath(substitute(str(relative), values, where=str(relative)))
         rendered[path] = substitute(text, values, where=str(relative))
     return rendered

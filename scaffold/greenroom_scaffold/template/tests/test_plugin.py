@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from importlib.metadata import entry_points
 
 import httpx
@@ -36,6 +40,20 @@ def test_the_host_finds_the_plugin_by_its_entry_point() -> None:
     assert isinstance(loaded, Plugin)
     assert loaded.id == "__GR_ID__"
     assert loaded is plugin
+
+
+def test_the_portal_lists_the_plugin_as_enabled() -> None:
+    # `greenroom plugins --json`, as an operator would run it (without any config of theirs).
+    env = {name: value for name, value in os.environ.items() if name != "GREENROOM_CONFIG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "greenroom.cli", "plugins", "--json"],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    records = {record["id"]: record for record in json.loads(result.stdout)}
+    assert "__GR_ID__" in records, f"the portal does not list __GR_ID__: {sorted(records)}"
+    assert records["__GR_ID__"]["state"] == "enabled", records["__GR_ID__"]["error"]
+    assert records["__GR_ID__"]["distribution"] == "__GR_DIST__"
 
 
 def test_the_client_goes_through_the_proxy_route() -> None:
