@@ -9,7 +9,7 @@ predicate raises is marked failed with its error and the rest carry on. With str
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ import pluggy
 
 from . import hookspecs
 from ._api import ApiFactory, ApiHolder, ApiRef, ApiRegistry, Scope
+from ._core_apis import config_api_ref
 from ._exceptions import (
     DuplicateApiFactoryError,
     DuplicateCardError,
@@ -78,6 +79,15 @@ class PluginHost:
         self.disabled = set(disabled)
         self.strict = strict
         self.records: dict[str, PluginRecord] = {}
+        self._scrub: Callable[[str], str] = lambda text: text
+
+    def use_scrubber(self, scrub: Callable[[str], str]) -> None:
+        """Remove secrets from plugin errors (those already recorded, and every later one):
+        they are shown by ``/api/plugins``, ``greenroom plugins`` and the logs."""
+        self._scrub = scrub
+        for record in self.records.values():
+            if record.error:
+                record.error = scrub(record.error)
 
     # -- discovery --------------------------------------------------------------------------
 
@@ -152,11 +162,13 @@ class PluginHost:
 
     def _fail(self, record: PluginRecord, stage: str, exc: BaseException) -> None:
         error = PluginLoadError(record.id, stage, exc)
+        # A plugin's exception may quote config it was given, secrets included.
+        error.args = (self._scrub(str(error)),)
         if self.strict:
             raise error from exc
         record.state = "failed"
         record.error = str(error)
-        log.error("%s", error)
+        log.error("%s", record.error)
         obj = record.plugin
         if obj is not None and self.pm.is_registered(obj):
             self.pm.unregister(obj)
@@ -192,6 +204,10 @@ class PluginHost:
 
     def register_apis(self, registry: ApiRegistry) -> None:
         """Register each enabled plugin's factories at the default scope."""
+        # core.config is registered (static scope) before any plugin factory.
+        scrub = getattr(registry.get(config_api_ref), "scrub", None)
+        if callable(scrub):
+            self.use_scrubber(scrub)
         for plugin_id, factories in self._each("greenroom_api_factories"):
             try:
                 for factory in factories:
