@@ -33,9 +33,9 @@ spec:
 apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
-  name: search-indexer
-  title: Search indexer
-  description: Keeps the product search index fresh.
+  name: product-search
+  title: Product Search
+  description: The shop's search box and its query service.
   annotations:
     splunk.com/on-call-team: Search
 spec:
