@@ -1,0 +1,135 @@
+"""The `greenroom` command, run as a person runs it: a subprocess with its own environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+API_ID = "vo-api-id-2f6d1c"
+API_KEY = "vo-api-key-8b3e9a77f0"
+PD_TOKEN = "pd-token-u+Qz81Lk2"
+SECRETS = (API_ID, API_KEY, PD_TOKEN)
+
+CONFIG = textwrap.dedent(
+    """
+    app:
+      title: Ops portal
+    proxy:
+      endpoints:
+        '/pagerduty':
+          target: https://api.pagerduty.com
+          headers:
+            Authorization: Token token=${PAGERDUTY_TOKEN}
+        '/splunk-on-call':
+          target: https://api.victorops.com/api-public
+          headers:
+            X-VO-Api-Id: ${SPLUNK_ON_CALL_API_ID}
+            X-VO-Api-Key: ${SPLUNK_ON_CALL_API_KEY}
+          allowedMethods: ['GET']
+    """
+)
+
+
+def greenroom(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value for key, value in os.environ.items()
+        if not key.startswith(("APP_CONFIG_", "GREENROOM_", "PAGERDUTY_", "SPLUNK_ON_CALL_"))
+    }
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "greenroom.cli", *args],
+        capture_output=True, text=True, env=environment, cwd=cwd, timeout=120,
+    )
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "app-config.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def test_config_check_names_the_key_and_the_unset_variable(config_file: Path) -> None:
+    result = greenroom(
+        "config", "check", "--config", config_file.name,
+        env={"SPLUNK_ON_CALL_API_ID": API_ID, "SPLUNK_ON_CALL_API_KEY": API_KEY},
+        cwd=config_file.parent,
+    )
+    assert result.returncode != 0
+    assert (
+        "app-config.yaml:9: 'proxy.endpoints./pagerduty.headers.Authorization' uses environment "
+        "variable PAGERDUTY_TOKEN, which is not set; set it or remove the key"
+    ) in result.stderr
+    assert "1 problem(s)" in result.stderr
+    assert "Configuration OK." not in result.stdout
+    for secret in SECRETS:
+        assert secret not in result.stdout + result.stderr
+
+
+def test_config_check_passes_a_valid_config_and_redacts_secrets(config_file: Path) -> None:
+    result = greenroom(
+        "config", "check", "--config", str(config_file),
+        env={
+            "PAGERDUTY_TOKEN": PD_TOKEN,
+            "SPLUNK_ON_CALL_API_ID": API_ID,
+            "SPLUNK_ON_CALL_API_KEY": API_KEY,
+        },
+        cwd=config_file.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith("Configuration OK.")
+    # The effective config is shown, with every header value from the environment redacted.
+    assert "title: Ops portal" in result.stdout
+    assert "Authorization: <redacted>" in result.stdout
+    assert "X-VO-Api-Key: <redacted>" in result.stdout
+    for secret in SECRETS:
+        assert secret not in result.stdout + result.stderr
+
+
+def test_config_check_reports_an_invalid_value_with_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "app-config.yaml"
+    path.write_text("proxy:\n  endpoints:\n    '/vendor':\n      target: [not, a, url]\n")
+    result = greenroom("config", "check", "--config", str(path), env={}, cwd=tmp_path)
+    assert result.returncode != 0
+    assert 'Proxy target for route "/vendor" must be a string' in result.stderr
+
+
+def test_config_check_needs_a_config(tmp_path: Path) -> None:
+    result = greenroom("config", "check", env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "config check needs --config FILE" in result.stderr
+
+
+def test_plugins_json_lists_plugins_without_secrets(config_file: Path) -> None:
+    result = greenroom(
+        "plugins", "--json", "--config", str(config_file),
+        env={
+            "PAGERDUTY_TOKEN": PD_TOKEN,
+            "SPLUNK_ON_CALL_API_ID": API_ID,
+            "SPLUNK_ON_CALL_API_KEY": API_KEY,
+        },
+        cwd=config_file.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    records = {record["id"]: record for record in json.loads(result.stdout)}
+    assert {"pagerduty", "splunk-on-call"} <= set(records)
+    for record in records.values():
+        assert set(record) == {"id", "entryPoint", "distribution", "version", "state", "error"}
+    for secret in SECRETS:
+        assert secret not in result.stdout + result.stderr
+
+
+def test_plugins_reflects_disabling_in_config(tmp_path: Path) -> None:
+    path = tmp_path / "app-config.yaml"
+    path.write_text("plugins:\n  pagerduty:\n    enabled: false\n")
+    result = greenroom("plugins", "--json", "--config", str(path), env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    states = {record["id"]: record["state"] for record in json.loads(result.stdout)}
+    assert states["pagerduty"] == "disabled"
+    assert states["splunk-on-call"] != "disabled"
