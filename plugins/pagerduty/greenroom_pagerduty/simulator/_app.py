@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 
 from . import _payloads as payloads
 from ._control import Fault, RecordedRequest, SimulatorControl
-from ._state import PagerDutyState
+from ._state import DEFAULT_HTML_BASE, PagerDutyState
 
 _MAX_PAGE = 100
 _DEFAULT_PAGE = 25
@@ -41,7 +41,7 @@ def create_app(
 ) -> FastAPI:
     """A PagerDuty look-alike. ``app.state.control`` injects faults and rate limits at run
     time; ``app.state.pagerduty`` is the account's state."""
-    state = PagerDutyState(seed=seed, **({"html_base": html_base} if html_base else {}))
+    state = PagerDutyState(seed=seed, html_base=html_base or DEFAULT_HTML_BASE)
     control = SimulatorControl(
         token=token,
         rate_limit_per_minute=rate_limit_per_minute,
