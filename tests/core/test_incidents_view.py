@@ -365,3 +365,15 @@ def test_on_call_failing_provider_banner(client: TestClient, beta: FakeProvider)
     page = client.get("/oncall").text
     assert "Beta On-Call failed" in page
     assert "checkout first" in page
+
+
+def test_an_incident_paging_two_services_is_listed_once(
+    client: TestClient, alpha: FakeProvider
+) -> None:
+    alpha.incidents["search"].append(alpha.incidents["checkout"][0])
+    page = client.get("/incidents").text
+    assert titles(page).count("Checkout latency") == 1
+    assert 'also <a href="/catalog/default/component/search">' in page
+    only_search = client.get("/api/incidents?entity=component:default/search").json()
+    assert [i["id"] for i in only_search["incidents"]] == ["A3", "A1"]
+    assert only_search["incidents"][1]["alsoEntities"] == ["component:default/search"]

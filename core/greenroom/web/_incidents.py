@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -181,15 +181,25 @@ class IncidentRow:
     entity: Entity
     provider: IncidentProvider
     actions: tuple[str, ...]
+    #: Other entities the same vendor incident belongs to (one incident can page two teams).
+    also: tuple[Entity, ...] = ()
+
+    @property
+    def entities(self) -> tuple[Entity, ...]:
+        return (self.entity, *self.also)
 
     def matches(self, filters: Filters) -> bool:
         if filters.provider and self.provider.id != filters.provider:
             return False
         if filters.status and str(self.incident.status) != filters.status:
             return False
-        if filters.owner and _owner_key(self.entity.owner or "") != _owner_key(filters.owner):
+        if filters.owner and _owner_key(filters.owner) not in {
+            _owner_key(e.owner or "") for e in self.entities
+        }:
             return False
-        return not filters.entity or self.entity.ref == filters.entity.lower().strip()
+        return not filters.entity or filters.entity.lower().strip() in {
+            e.ref for e in self.entities
+        }
 
 
 def _owner_key(owner: str) -> str:
@@ -220,19 +230,20 @@ async def open_incidents(request: Request) -> tuple[list[IncidentRow], list[Prov
     gathered = await gather_from_providers(
         request, Capability.INCIDENTS, lambda p, e: p.list_incidents(e, statuses=OPEN_STATUSES)
     )
-    rows = []
-    seen: set[tuple[str, str]] = set()
+    rows: dict[tuple[str, str], IncidentRow] = {}
     for provider, entity, incidents in gathered.results:
         for incident in incidents:
-            # One vendor incident can page several teams (entities); list it once per entity.
-            key = (f"{provider.id}/{incident.id}", entity.ref)
-            if key in seen or not incident.is_open:
+            if not incident.is_open:
                 continue
-            seen.add(key)
-            actions = allowed_actions(provider, incident)
-            rows.append(IncidentRow(incident, entity, provider, actions))
-    rows.sort(key=_newest_first)
-    return rows, gathered.failures
+            key = (provider.id, incident.id)
+            row = rows.get(key)
+            if row is None:
+                actions = allowed_actions(provider, incident)
+                rows[key] = IncidentRow(incident, entity, provider, actions)
+            elif entity not in row.entities:
+                rows[key] = replace(row, also=(*row.also, entity))
+    ordered = sorted(rows.values(), key=_newest_first)
+    return ordered, gathered.failures
 
 
 async def _incidents_page(
@@ -258,8 +269,8 @@ async def _incidents_page(
             {(h.provider.id, h.provider.title) for h in portal.providers()}, key=lambda p: p[1]
         ),
         statuses=[str(s) for s in OPEN_STATUSES],
-        owners=sorted({r.entity.owner for r in rows if r.entity.owner}, key=str.lower),
-        entities=sorted({(r.entity.ref, r.entity.display_name) for r in rows}),
+        owners=sorted({e.owner for r in rows for e in r.entities if e.owner}, key=str.lower),
+        entities=sorted({(e.ref, e.display_name) for r in rows for e in r.entities}),
         now=datetime.now(UTC),
     )
     response = request.app.state.templates.TemplateResponse(
@@ -301,6 +312,7 @@ class IncidentOut(BaseModel):
     entityRef: str
     entityUrl: str
     owner: str | None
+    alsoEntities: list[str]
     url: str | None
     actions: list[str]
 
@@ -345,6 +357,7 @@ async def incidents_json(
                 "entityRef": row.entity.ref,
                 "entityUrl": row.entity.path,
                 "owner": row.entity.owner,
+                "alsoEntities": [e.ref for e in row.also],
                 "url": row.incident.url,
                 "actions": list(row.actions),
             }
