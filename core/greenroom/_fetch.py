@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Protocol
 
 import httpx
@@ -49,13 +50,27 @@ class _Stored:
         )
 
 
+class _NoCookies(DefaultCookiePolicy):
+    """The shared client serves every user: an upstream's Set-Cookie must never be replayed."""
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+
 def default_transport() -> httpx.AsyncBaseTransport:
     try:
+        import aiohttp
         from httpx_aiohttp import AiohttpTransport
     except ImportError:  # pragma: no cover - the dependency is declared
         return httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=200))
     return AiohttpTransport(
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        client=lambda: aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        ),
         trust_env=False,
     )
 
@@ -76,6 +91,7 @@ class FetchApi:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=False,
         )
+        self.client.cookies.jar.set_policy(_NoCookies())
         self.proxy = proxy
         self.cache_ttl = cache_ttl
         self._cache: dict[str, tuple[float, _Stored]] = {}
@@ -122,13 +138,16 @@ class FetchApi:
             return stored.to_response(request)
         future: asyncio.Future[_Stored] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
+        # Remember the URL the plugin asked for: the proxy rewrites request.url to the upstream,
+        # and invalidate() is called with the plugin's own (proxy) URLs.
+        requested_url = str(request.url)
         try:
             response = await self._send(request)
             stored = _Stored(
                 response.status_code,
                 tuple(response.headers.multi_items()),
                 response.content,
-                str(request.url),
+                requested_url,
             )
             if 200 <= response.status_code < 300:
                 self._cache[key] = (time.monotonic() + ttl, stored)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._api import ApiFactory, ApiRegistry, Scope, create_api_factory
-from ._catalog import Catalog, load_catalog, load_catalog_text
+from ._catalog import Catalog, load_catalog, load_catalog_text, merge_annotations
 from ._config import Config, load_config, validate_section
 from ._core_apis import (
     Discovery,
@@ -277,7 +277,8 @@ def _load_catalog(
                 extra_entities.extend(entities)
                 extra_problems.extend(problems)
         catalog = Catalog.from_entities(
-            [*catalog.entities, *extra_entities], problems=[*catalog.problems, *extra_problems]
+            [*catalog.entities, *merge_annotations(extra_entities)],
+            problems=[*catalog.problems, *extra_problems],
         )
     return catalog
 

@@ -149,3 +149,13 @@ async def test_writes_pass_their_body(method: str) -> None:
     response = await fetch.request(method, "https://vendor.test/enqueue", json={"a": 1})
     assert response.status_code == 202
     assert seen == [b'{"a":1}'] or seen == [b'{"a": 1}']
+
+
+async def test_invalidate_matches_the_url_the_plugin_asked_for_not_the_upstream() -> None:
+    upstream = CountingUpstream(pause=0)
+    resolver = StaticResolver("http://portal.local/api/proxy/pd", "https://api.vendor.test", {})
+    fetch = FetchApi(transport=httpx.MockTransport(upstream.handle), proxy=resolver)
+    await fetch.get("http://portal.local/api/proxy/pd/incidents?service=a")
+    assert fetch.invalidate("http://portal.local/api/proxy/pd/incidents") == 1
+    await fetch.get("http://portal.local/api/proxy/pd/incidents?service=a")
+    assert len(upstream.calls) == 2
