@@ -255,11 +255,12 @@ def _parse(model: type[M], body: Any, operation: str) -> M:
 
 
 def _unexpected(operation: str, exc: ValidationError) -> ProviderError:
-    first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(part) for part in first.get("loc", ())) or "body"
+    errors = exc.errors()
+    where = ".".join(str(part) for part in errors[0]["loc"]) if errors else ""
+    reason = errors[0]["msg"] if errors else "invalid"
     return ProviderError(
         f"Splunk On-Call answered {operation} with an unexpected payload "
-        f"({where}: {first.get('msg', 'invalid')})"
+        f"({where or 'body'}: {reason})"
     )
 
 

@@ -169,7 +169,10 @@ class SplunkOnCallProvider:
             record = next((k for k in keys if k.routing_key == routing_key), None)
             slugs = list(dict.fromkeys(t.team_slug for t in record.targets)) if record else []
             by_slug = {team.slug: team for team in teams}
-            found = [by_slug.get(slug, TeamPayload(name=slug, slug=slug)) for slug in slugs]
+            found = [
+                by_slug.get(slug) or TeamPayload.model_validate({"name": slug, "slug": slug})
+                for slug in slugs
+            ]
             if not found:
                 raise NotFoundError(_no_teams(f'"{routing_key}" routing key'))
             return found
