@@ -286,7 +286,7 @@ async def _check(
     if check.state not in STATES:
         return CoverageCheck(COVERED, f"annotated; {provider.title} answered {check.state!r}",
                              provider_id)
-    return CoverageCheck(check.state, check.reason, check.provider or provider_id)
+    return CoverageCheck(check.state, scrub(check.reason), check.provider or provider_id)
 
 
 async def evaluate_entity(

@@ -31,7 +31,9 @@ class IncidentProvidersApi(Protocol):
 
 
 incident_providers_api_ref = create_api_ref(
-    "core.incident-providers", description="The enabled incident providers"
+    "core.incident-providers",
+    description="The enabled incident providers",
+    type=IncidentProvidersApi,  # type: ignore[type-abstract]
 )
 
 
