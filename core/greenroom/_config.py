@@ -36,6 +36,9 @@ REDACTED = "<redacted>"
 _ENV_PREFIX = "APP_CONFIG_"
 _ENV_KEY_PART = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*$", re.IGNORECASE)
 _SECRET_KEY_NAME = re.compile(r"token|key|secret|password|authorization", re.IGNORECASE)
+# Keys whose names do not say "secret" but whose values carry one: Splunk On-Call's REST
+# endpoint URL holds the integration key in its path.
+_SECRET_KEY_PATHS = frozenset({"splunkOnCall.eventsRestEndpoint"})
 _KEY_PATH_PART = re.compile(r"^([^\[\]]*)((?:\[\d+\])*)$")
 # Scrubbing a very short "secret" (a port, "true", "dev") would mangle ordinary text, and no
 # real credential is that short; such values are still redacted where config is shown.
@@ -155,7 +158,7 @@ class Config:
             }
         if isinstance(value, list):
             return [self._redact(child, (*path, i), secret) for i, child in enumerate(value)]
-        if secret or self._is_substituted_header(path):
+        if secret or self._is_substituted_header(path) or _is_secret_path(path):
             return REDACTED
         return self.scrub(value) if isinstance(value, str) else value
 
@@ -170,7 +173,7 @@ class Config:
     def _collect_secret_values(self) -> frozenset[str]:
         secrets: set[str] = set()
         for path, value, secret in _leaves(self._data, (), False):
-            if not (secret or self._is_substituted_header(path)):
+            if not (secret or self._is_substituted_header(path) or _is_secret_path(path)):
                 continue
             if isinstance(value, str):
                 secrets.add(value)
@@ -362,6 +365,10 @@ def _leaves(
             )
     else:
         yield path, value, secret
+
+
+def _is_secret_path(path: KeyPath) -> bool:
+    return ".".join(str(p) for p in path) in _SECRET_KEY_PATHS
 
 
 def _is_secret_key(name: str) -> bool:
