@@ -399,7 +399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Exit codes: 0 fine, 1 under the threshold, 2 bad arguments or config.
     """
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # `greenroom coverage -- --fail-under 100`: the outer CLI may pass the separator along.
+    if arguments[:1] == ["--"]:
+        arguments = arguments[1:]
+    args = _parser().parse_args(arguments)
     if args.fail_under is not None and not 0 <= args.fail_under <= 100:
         print(f"--fail-under must be between 0 and 100, got {args.fail_under:g}", file=sys.stderr)
         return 2
