@@ -20,6 +20,8 @@ from ._errors import ScaffoldError
 
 PLUGIN_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 DEFAULT_CATEGORY = "Monitoring"
+#: Longer ids make class and function names that no longer fit the generated code's lines.
+MAX_ID_LENGTH = 20
 ENTRY_POINT_GROUP = "greenroom"
 TRY_AGAIN = "Please try again with a different plugin ID"
 
@@ -63,6 +65,11 @@ def check_plugin_id(plugin_id: str) -> None:
     if not PLUGIN_ID.match(plugin_id):
         raise ScaffoldError(
             "Plugin IDs must be lowercase and contain only letters, digits, and dashes."
+        )
+    if len(plugin_id) > MAX_ID_LENGTH:
+        raise ScaffoldError(
+            f"Plugin ID '{plugin_id}' is {len(plugin_id)} characters long; at most "
+            f"{MAX_ID_LENGTH} keep the generated names readable. Please choose a shorter ID."
         )
     first_digit = [part for part in plugin_id.split("-") if part[0].isdigit()]
     if first_digit:

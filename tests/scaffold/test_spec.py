@@ -22,6 +22,13 @@ def test_ids_breaking_the_rule_are_refused_with_the_rule(plugin_id: str) -> None
     assert str(refused.value) == ID_RULE
 
 
+def test_a_long_id_is_refused() -> None:
+    check_plugin_id("northwind-pager-euw1")
+    with pytest.raises(ScaffoldError) as refused:
+        check_plugin_id("northwind-pager-euw12")
+    assert "is 21 characters long; at most 20" in str(refused.value)
+
+
 def test_an_empty_id_asks_for_one() -> None:
     with pytest.raises(ScaffoldError) as refused:
         check_plugin_id("")

@@ -89,11 +89,9 @@ def test_quotes_and_backslashes_in_answers_cannot_break_a_file() -> None:
     assert entry["author"] == awkward
     plugin_module = ast.parse(files[PurePosixPath("greenroom_acme_pager/_plugin.py")])
     descriptions = [
-        keyword.value
-        for node in ast.walk(plugin_module)
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "create_plugin"
-        for keyword in node.keywords
-        if keyword.arg == "description"
+        node.value
+        for node in plugin_module.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DESCRIPTION"
     ]
     assert [ast.literal_eval(value) for value in descriptions] == [f"Says {awkward}"]
 

@@ -1,4 +1,4 @@
-"""Which catalog entities this plugin covers: those annotated with a __GR_TITLE__ service."""
+"""Which catalog entities this plugin covers: those annotated with a service id."""
 
 from __future__ import annotations
 

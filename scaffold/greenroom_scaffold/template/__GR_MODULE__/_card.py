@@ -1,4 +1,4 @@
-"""The __GR_TITLE__ card: open incidents and who is on call, with trigger/ack/resolve actions."""
+"""The card: open incidents and who is on call, with trigger, acknowledge and resolve."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ def _provider(ctx: CardContext) -> __GR_CLASS__Provider:
 
 
 def _settings(ctx: CardContext) -> __GR_CLASS__Settings:
-    return ctx.settings if isinstance(ctx.settings, __GR_CLASS__Settings) else __GR_CLASS__Settings()
+    if isinstance(ctx.settings, __GR_CLASS__Settings):
+        return ctx.settings
+    return __GR_CLASS__Settings()
 
 
 async def render___GR_SNAKE___card(ctx: CardContext) -> str:

@@ -1,7 +1,7 @@
-"""The __GR_TITLE__ API client, `plugin.__GR_ID__.api`.
+"""The vendor API client, registered as `plugin.<id>.api`.
 
-Every request goes through `core.fetch` to the portal's proxy route `/__GR_ID__`; the proxy adds
-the API token, so the token never lives in plugin code, pages or logs.
+Every request goes through `core.fetch` to the portal's proxy route (``PROXY_ROUTE``); the proxy
+adds the API token, so the token never lives in plugin code, pages or logs.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from ._models import (
 )
 
 PLUGIN_ID = "__GR_ID__"
-#: The proxy route the operator configures (`proxy.endpoints./__GR_ID__` in app-config.yaml).
+TITLE = "__GR_TITLE__"
+#: The proxy route the operator configures under `proxy.endpoints` in app-config.yaml.
 PROXY_ROUTE = "/__GR_ID__"
 UNAUTHORIZED_MESSAGE = "Missing or invalid __GR_TITLE__ token"
 
@@ -69,7 +70,9 @@ class __GR_CLASS__Api(Protocol):
 
 
 __GR_SNAKE___api_ref = create_api_ref(
-    f"plugin.{PLUGIN_ID}.api", description="The __GR_TITLE__ API client", type=__GR_CLASS__Api
+    f"plugin.{PLUGIN_ID}.api",
+    description=f"The {TITLE} API client",
+    type=__GR_CLASS__Api,
 )
 
 
@@ -82,7 +85,7 @@ def _segment(value: str) -> str:
 
 
 class __GR_CLASS__Client:
-    """`__GR_CLASS__Api` over HTTP. ``base_url`` is `<proxy base>/__GR_ID__`, no trailing slash."""
+    """The API over HTTP. ``base_url`` is `<proxy base><PROXY_ROUTE>`, no trailing slash."""
 
     def __init__(self, *, fetch: FetchApi, base_url: str) -> None:
         self.fetch = fetch

@@ -1,4 +1,4 @@
-"""Pydantic models of the __GR_TITLE__ API's payloads (the edge: validated as they arrive).
+"""Pydantic models of the vendor API's payloads (the edge: validated as they arrive).
 
 Point these at the real vendor's documented shapes; unknown fields are ignored so that a vendor
 adding fields does not break the card.

@@ -1,4 +1,4 @@
-"""The __GR_TITLE__ plugin: its APIs, card, provider and simulator, bundled by `create_plugin`."""
+"""The plugin: its APIs, card, provider and simulator, bundled by `create_plugin`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,21 @@ from greenroom import (
 )
 
 from ._card import __GR_SNAKE___card
-from ._client import PLUGIN_ID, PROXY_ROUTE, __GR_CLASS__Client, __GR_SNAKE___api_ref
+from ._client import (
+    PLUGIN_ID,
+    PROXY_ROUTE,
+    TITLE,
+    __GR_CLASS__Client,
+    __GR_SNAKE___api_ref,
+)
 from ._mock_data import DEMO_CATALOG
 from ._provider import __GR_CLASS__Provider, __GR_SNAKE___provider_ref
 from ._settings import __GR_CLASS__Settings
 from ._simulator import SIMULATOR_TOKEN, TOKEN_HEADER, create_simulator_app
+
+DESCRIPTION = (
+    __GR_DESCRIPTION_STR__
+)
 
 client_factory = create_api_factory(
     api=__GR_SNAKE___api_ref,
@@ -41,8 +51,8 @@ simulator = Simulator(
 
 plugin = create_plugin(
     id=PLUGIN_ID,
-    title="__GR_TITLE__",
-    description=__GR_DESCRIPTION_STR__,
+    title=TITLE,
+    description=DESCRIPTION,
     apis=[client_factory, provider_factory],
     cards=[__GR_SNAKE___card],
     providers=[__GR_SNAKE___provider_ref],

@@ -1,4 +1,4 @@
-"""__GR_TITLE__ as a Greenroom incident provider: vendor payloads in, Greenroom records out."""
+"""The vendor as a Greenroom incident provider: vendor payloads in, Greenroom records out."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ from greenroom import (
     create_api_ref,
 )
 
-from ._annotations import SERVICE_ANNOTATION, is___GR_SNAKE___available, service_id_of
-from ._client import PLUGIN_ID, __GR_CLASS__Api
+from ._annotations import (
+    SERVICE_ANNOTATION,
+    is___GR_SNAKE___available,
+    service_id_of,
+)
+from ._client import PLUGIN_ID, TITLE, __GR_CLASS__Api
 from ._models import IncidentPayload, NewIncidentPayload, UserPayload, VendorStatus
-
-TITLE = "__GR_TITLE__"
 
 _STATUS: dict[VendorStatus, IncidentStatus] = {
     "open": IncidentStatus.TRIGGERED,

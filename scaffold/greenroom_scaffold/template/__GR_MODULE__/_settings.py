@@ -1,4 +1,4 @@
-"""`plugins.__GR_ID__` in app-config.yaml, validated by the portal at start-up."""
+"""`plugins.<id>` in app-config.yaml, validated by the portal at start-up."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""A small stand-in for the __GR_TITLE__ API, serving the mock data over real HTTP.
+"""A small stand-in for the vendor API, serving the mock data over real HTTP.
 
-The demo portal serves it under `/_simulators/__GR_ID__` and points the proxy route at it; the
-tests serve it on loopback. Replace it with the real vendor by configuring the proxy route.
+The demo portal serves it under `/_simulators/<plugin id>` and points the proxy route at it;
+the tests serve it on loopback. Replace it with the real vendor by configuring the proxy route.
 """
 
 from __future__ import annotations

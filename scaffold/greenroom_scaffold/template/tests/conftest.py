@@ -12,9 +12,17 @@ import pytest
 import uvicorn
 from greenroom import Entity, FetchApi, Identity
 
-from __GR_MODULE__ import SERVICE_ANNOTATION, __GR_CLASS__Client, __GR_CLASS__Provider
+from __GR_MODULE__ import (
+    SERVICE_ANNOTATION,
+    __GR_CLASS__Client,
+    __GR_CLASS__Provider,
+)
 from __GR_MODULE__._mock_data import DEMO_SERVICE_ID
-from __GR_MODULE__._simulator import SIMULATOR_TOKEN, TOKEN_HEADER, create_simulator_app
+from __GR_MODULE__._simulator import (
+    SIMULATOR_TOKEN,
+    TOKEN_HEADER,
+    create_simulator_app,
+)
 
 #: Where the client believes the portal's proxy route is; `LoopbackProxy` takes it from there.
 PROXY_BASE = "http://portal.test/api/proxy/__GR_ID__"
@@ -53,22 +61,26 @@ def simulator_url() -> Iterator[str]:
     thread.join()
 
 
-async def _provider(simulator_url: str, token: str) -> AsyncIterator[__GR_CLASS__Provider]:
+Provider = __GR_CLASS__Provider
+
+
+async def _provider(simulator_url: str, token: str) -> AsyncIterator[Provider]:
     fetch = FetchApi(proxy=LoopbackProxy(simulator_url, {TOKEN_HEADER: token}))
     try:
-        yield __GR_CLASS__Provider(__GR_CLASS__Client(fetch=fetch, base_url=PROXY_BASE))
+        client = __GR_CLASS__Client(fetch=fetch, base_url=PROXY_BASE)
+        yield Provider(client)
     finally:
         await fetch.aclose()
 
 
 @pytest.fixture
-async def provider(simulator_url: str) -> AsyncIterator[__GR_CLASS__Provider]:
+async def provider(simulator_url: str) -> AsyncIterator[Provider]:
     async for made in _provider(simulator_url, SIMULATOR_TOKEN):
         yield made
 
 
 @pytest.fixture
-async def unauthorized_provider(simulator_url: str) -> AsyncIterator[__GR_CLASS__Provider]:
+async def unauthorized_provider(simulator_url: str) -> AsyncIterator[Provider]:
     async for made in _provider(simulator_url, "not-the-token"):
         yield made
 

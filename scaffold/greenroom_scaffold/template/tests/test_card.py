@@ -79,9 +79,8 @@ class FakeApi:
 
 
 async def _render(api: FakeApi, **kwargs: object) -> str:
-    return await render_card(
-        __GR_SNAKE___card, ENTITY, apis=api_holder((__GR_SNAKE___api_ref, api)), **kwargs
-    )
+    apis = api_holder((__GR_SNAKE___api_ref, api))
+    return await render_card(__GR_SNAKE___card, ENTITY, apis=apis, **kwargs)
 
 
 async def test_shows_open_incidents_and_who_is_on_call() -> None:

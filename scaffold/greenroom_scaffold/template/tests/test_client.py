@@ -9,14 +9,17 @@ import pytest
 from greenroom import FetchApi, NotFoundError, RequestFailedError, UnauthorizedError
 
 from __GR_MODULE__ import __GR_CLASS__Client
+from __GR_MODULE__._client import UNAUTHORIZED_MESSAGE
 from __GR_MODULE__._mock_data import DEMO_SERVICE_ID, INCIDENTS
 
-BASE = "http://portal.test/api/proxy/__GR_ID__"
+PROXY_PATH = "/api/proxy/__GR_ID__"
+BASE = f"http://portal.test{PROXY_PATH}"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def _client(handler: Handler) -> __GR_CLASS__Client:
-    return __GR_CLASS__Client(fetch=FetchApi(transport=httpx.MockTransport(handler)), base_url=BASE)
+    fetch = FetchApi(transport=httpx.MockTransport(handler))
+    return __GR_CLASS__Client(fetch=fetch, base_url=BASE)
 
 
 async def test_incidents_are_read_through_the_proxy_route() -> None:
@@ -34,7 +37,7 @@ async def test_incidents_are_read_through_the_proxy_route() -> None:
     ]
     (request,) = seen
     assert request.method == "GET"
-    assert request.url.path == f"/api/proxy/__GR_ID__/v1/services/{DEMO_SERVICE_ID}/incidents"
+    assert request.url.path == f"{PROXY_PATH}/v1/services/{DEMO_SERVICE_ID}/incidents"
     assert request.url.params.get_list("status") == ["open", "acked"]
     # The proxy adds the token; the client never holds it.
     assert "x-api-token" not in request.headers
@@ -42,7 +45,7 @@ async def test_incidents_are_read_through_the_proxy_route() -> None:
 
 async def test_a_bad_token_is_unauthorized() -> None:
     client = _client(lambda request: httpx.Response(401, json={"errors": ["Invalid token"]}))
-    with pytest.raises(UnauthorizedError, match="Missing or invalid __GR_TITLE__ token"):
+    with pytest.raises(UnauthorizedError, match=UNAUTHORIZED_MESSAGE):
         await client.on_call(DEMO_SERVICE_ID)
 
 

@@ -20,12 +20,16 @@ from greenroom import (
     fetch_api_ref,
 )
 
+import __GR_MODULE__
 from __GR_MODULE__ import (
     __GR_CLASS__Client,
     __GR_SNAKE___api_ref,
     __GR_SNAKE___provider_ref,
-    plugin,
 )
+
+# Imported through the package, as the entry point `__GR_MODULE__:plugin` does.
+plugin = __GR_MODULE__.plugin
+PLUGIN_ID = "__GR_ID__"
 
 
 class _Discovery:
@@ -34,11 +38,11 @@ class _Discovery:
 
 
 def test_the_host_finds_the_plugin_by_its_entry_point() -> None:
-    found = [ep for ep in entry_points(group="greenroom") if ep.name == "__GR_ID__"]
+    found = [ep for ep in entry_points(group="greenroom") if ep.name == PLUGIN_ID]
     assert len(found) == 1, "the entry point is missing: run `pip install -e .` first"
     loaded = found[0].load()
     assert isinstance(loaded, Plugin)
-    assert loaded.id == "__GR_ID__"
+    assert loaded.id == PLUGIN_ID
     assert loaded is plugin
 
 
@@ -51,9 +55,9 @@ def test_the_portal_lists_the_plugin_as_enabled() -> None:
     )
     assert result.returncode == 0, result.stderr
     records = {record["id"]: record for record in json.loads(result.stdout)}
-    assert "__GR_ID__" in records, f"the portal does not list __GR_ID__: {sorted(records)}"
-    assert records["__GR_ID__"]["state"] == "enabled", records["__GR_ID__"]["error"]
-    assert records["__GR_ID__"]["distribution"] == "__GR_DIST__"
+    assert PLUGIN_ID in records, f"the portal lists only {sorted(records)}"
+    assert records[PLUGIN_ID]["state"] == "enabled", records[PLUGIN_ID]["error"]
+    assert records[PLUGIN_ID]["distribution"] == "__GR_DIST__"
 
 
 def test_the_client_goes_through_the_proxy_route() -> None:
