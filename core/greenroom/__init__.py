@@ -101,6 +101,7 @@ __all__ = [
     "config_api_ref",
     "create_api_factory",
     "create_api_ref",
+    "create_plugin",
     "discovery_api_ref",
     "fetch_api_ref",
     "hookimpl",

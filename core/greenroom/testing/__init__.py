@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,8 +71,15 @@ async def run_action(
 
 
 def _package_of(card: Card) -> str | None:
+    """The package whose ``templates/`` folder the card's templates come from, if importable
+    (a card defined in a script, a notebook or a test module has none)."""
     module = getattr(card.render, "__module__", None) or ""
-    return module.split(".")[0] or None
+    package = module.split(".")[0]
+    try:
+        found = importlib.util.find_spec(package) if package else None
+    except (ImportError, ValueError):
+        found = None
+    return package if found is not None and found.submodule_search_locations else None
 
 
 __all__ = [
