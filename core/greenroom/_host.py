@@ -80,6 +80,7 @@ class PluginHost:
         self.strict = strict
         self.records: dict[str, PluginRecord] = {}
         self._scrub: Callable[[str], str] = lambda text: text
+        self._serving = False
 
     def use_scrubber(self, scrub: Callable[[str], str]) -> None:
         """Remove secrets from plugin errors (those already recorded, and every later one):
@@ -160,11 +161,16 @@ class PluginHost:
     def _store(self, record: PluginRecord) -> None:
         self.records[record.id] = record
 
+    def serving(self) -> None:
+        """Start-up is over: from now on a failing plugin is marked failed even in strict mode,
+        because raising would turn one card's bad predicate into a failed page."""
+        self._serving = True
+
     def _fail(self, record: PluginRecord, stage: str, exc: BaseException) -> None:
         error = PluginLoadError(record.id, stage, exc)
         # A plugin's exception may quote config it was given, secrets included.
         error.args = (self._scrub(str(error)),)
-        if self.strict:
+        if self.strict and not self._serving:
             raise error from exc
         record.state = "failed"
         record.error = str(error)
