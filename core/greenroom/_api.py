@@ -46,7 +46,13 @@ class ApiRef(Generic[T]):
         return hash(("ApiRef", self.id))
 
 
-def create_api_ref(id: str, *, description: str = "", type: type[T] | None = None) -> ApiRef[T]:
+@overload
+def create_api_ref(id: str, *, description: str = "", type: type[T]) -> ApiRef[T]: ...
+@overload
+def create_api_ref(id: str, *, description: str = "", type: None = None) -> ApiRef[Any]: ...
+
+
+def create_api_ref(id: str, *, description: str = "", type: type[T] | None = None) -> ApiRef[Any]:
     """Create a reference to an API. ``type`` is for readers and type checkers only."""
     return ApiRef(id, description)
 
