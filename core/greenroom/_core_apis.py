@@ -37,6 +37,9 @@ discovery_api_ref = create_api_ref("core.discovery", description="Base URLs of p
 fetch_api_ref = create_api_ref("core.fetch", description="The one HTTP client plugins use")
 identity_api_ref = create_api_ref("core.identity", description="The current user")
 alert_api_ref = create_api_ref("core.alert", description="Messages for the user after an action")
+incident_providers_api_ref = create_api_ref(
+    "core.incident-providers", description="The incident providers of every enabled plugin"
+)
 
 _current_identity: contextvars.ContextVar[Identity | None] = contextvars.ContextVar(
     "greenroom_identity", default=None
@@ -100,4 +103,5 @@ __all__ = [
     "discovery_api_ref",
     "fetch_api_ref",
     "identity_api_ref",
+    "incident_providers_api_ref",
 ]

@@ -26,6 +26,7 @@ from ._core_apis import (
     discovery_api_ref,
     fetch_api_ref,
     identity_api_ref,
+    incident_providers_api_ref,
 )
 from ._entity import Entity
 from ._exceptions import ConfigError, GreenroomError
@@ -46,6 +47,16 @@ DEMO_DIR = Path(__file__).parent / "demo"
 class ProviderHandle:
     plugin_id: str
     provider: IncidentProvider
+
+
+class EnabledProviders:
+    """`core.incident-providers`: the incident providers of every enabled plugin."""
+
+    def __init__(self) -> None:
+        self.portal: Portal | None = None
+
+    def providers(self) -> list[IncidentProvider]:
+        return [h.provider for h in self.portal.providers()] if self.portal else []
 
 
 @dataclass
@@ -203,6 +214,10 @@ def build_portal(
     registry.register(Scope.DEFAULT, create_api_factory(discovery_api_ref, Discovery(base_url)))
     registry.register(Scope.DEFAULT, create_api_factory(fetch_api_ref, fetch))
     registry.register(Scope.DEFAULT, create_api_factory(alert_api_ref, RequestAlerts()))
+    enabled_providers = EnabledProviders()
+    registry.register(
+        Scope.DEFAULT, create_api_factory(incident_providers_api_ref, enabled_providers)
+    )
     host.register_apis(registry)
     for factory in app_apis:
         registry.register(Scope.APP, factory, owner="app")
@@ -230,7 +245,7 @@ def build_portal(
                 host.mark_failed(owner, f"API factory {factory.api}", exc)
 
     catalog = _load_catalog(config, config_paths, demo, contributions)
-    return Portal(
+    portal = Portal(
         config=config,
         host=host,
         registry=registry,
@@ -245,6 +260,8 @@ def build_portal(
         identity_header=config.get("identity.header"),
         identity_name_header=config.get("identity.nameHeader"),
     )
+    enabled_providers.portal = portal
+    return portal
 
 
 def _simulators_of(host: PluginHost) -> list[Any]:

@@ -64,8 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_DELEGATED = {
+    # Commands with their own option parsers get every argument after their name untouched
+    # (argparse's REMAINDER refuses a leading option such as `coverage --fail-under 100`).
+    "coverage": ("greenroom._coverage", "main"),
+    "marketplace": ("greenroom._marketplace", "main"),
+    "create-plugin": ("greenroom_scaffold.cli", "main"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw and raw[0] in _DELEGATED:
+        import importlib
+
+        module_name, function = _DELEGATED[raw[0]]
+        delegate = getattr(importlib.import_module(module_name), function)
+        return int(delegate(raw[1:]) or 0)
+    args = _parser().parse_args(raw)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Request lines from the HTTP client add noise, not information, at INFO.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -78,18 +94,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _config_check(args)
         if args.command == "simulate":
             return _simulate(args)
-        if args.command == "marketplace":
-            from ._marketplace import main as marketplace_main
-
-            return int(marketplace_main(args.marketplace_args) or 0)
-        if args.command == "coverage":
-            from ._coverage import main as coverage_main
-
-            return int(coverage_main(args.coverage_args) or 0)
-        if args.command == "create-plugin":
-            from greenroom_scaffold.cli import main as create_main
-
-            return int(create_main(args.create_args) or 0)
     except KeyboardInterrupt:
         return 130
     return 2
