@@ -308,3 +308,5 @@ async def run_startup(portal: Portal) -> None:
             await asyncio.wait_for(maybe_await(result), timeout=30)
         except Exception as exc:  # noqa: BLE001
             portal.host.mark_failed(plugin_id, "startup", exc)
+    # Strict mode fails fast at start-up only; once serving, a failure marks its plugin.
+    portal.host.serving()

@@ -60,7 +60,7 @@ def plugin_environment(package: str | None) -> jinja2.Environment:
     if package:
         try:
             loaders.append(jinja2.PackageLoader(package, "templates"))
-        except ValueError:  # the plugin ships no templates folder
+        except (ValueError, ModuleNotFoundError):  # no templates folder, or no package
             pass
     loaders.append(_core_loader())
     env = jinja2.Environment(

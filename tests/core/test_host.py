@@ -431,11 +431,6 @@ def test_strict_env_variable_stops_start_up(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_portal.run_startup must call portal.host.serving() after the start-up hooks "
-    "(reported to the lead); until then strict mode turns a raising predicate into a 500",
-)
 def test_strict_mode_does_not_fail_pages_after_start_up(tmp_path: Path, client_for: Any) -> None:
     def is_available(entity: Entity) -> bool:
         raise KeyError("spec.system")

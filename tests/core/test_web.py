@@ -393,10 +393,6 @@ def test_config_secrets_never_appear_in_pages_or_json(leaky_client: TestClient) 
         assert SECRET not in body, where
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/_pages.py card_action shows ActionResult.message unscrubbed (reported to the lead)",
-)
 def test_config_secrets_never_appear_in_action_alerts(leaky_client: TestClient) -> None:
     token = leaky_client.cookies[CSRF_COOKIE]
     failed = leaky_client.post(
@@ -414,11 +410,6 @@ def test_config_secrets_never_appear_in_action_alerts(leaky_client: TestClient) 
     assert SECRET not in flashed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/_cards.py render_card logs the card's traceback unscrubbed with log.exception "
-    "(reported to the lead)",
-)
 def test_config_secrets_never_appear_in_logs(
     leaky_client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -103,7 +104,7 @@ async def render_card(
     except ProviderError as exc:
         return error_box(card.plugin_id, card.title, _scrub(portal, str(exc)))
     except Exception as exc:  # noqa: BLE001 - any plugin bug stays inside its card
-        log.exception("card %s raised", card.id)
+        log.error("card %s raised: %s", card.id, _scrub(portal, traceback.format_exc()))
         text = _scrub(portal, f"{type(exc).__name__}: {exc}")
         return error_box(card.plugin_id, card.title, text)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -181,16 +182,19 @@ async def card_action(
     except ProviderError as exc:
         result = ActionResult(_scrub(request, str(exc)), False)
     except Exception as exc:  # noqa: BLE001 - a plugin bug becomes an alert, input kept
-        log.exception("action %s/%s raised", card_id, action)
+        log.error(
+            "action %s/%s raised: %s", card_id, action, _scrub(request, traceback.format_exc())
+        )
         result = ActionResult(
             f"Error in {card.plugin_id}: {_scrub(request, f'{type(exc).__name__}: {exc}')}", False
         )
     if not result.ok:
         return await _entity_response(
-            request, entity, status_code=400, alert=("error", result.message), **keep
+            request, entity, status_code=400, alert=("error", _scrub(request, result.message)),
+            **keep,
         )
     response = RedirectResponse(entity.path, status_code=303)
-    session_of(request).set_flash(response, "success", result.message)
+    session_of(request).set_flash(response, "success", _scrub(request, result.message))
     return response
 
 
