@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+
 from greenroom import (
     Card,
     CardContext,

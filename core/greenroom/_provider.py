@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ._identity import Identity
 
 
-class IncidentStatus(str, enum.Enum):
+class IncidentStatus(enum.StrEnum):
     """Normalised incident status. Vendors' own names map onto these three."""
 
     TRIGGERED = "triggered"
@@ -32,7 +32,7 @@ class IncidentStatus(str, enum.Enum):
 OPEN_STATUSES: tuple[IncidentStatus, ...] = (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
 
 
-class Capability(str, enum.Enum):
+class Capability(enum.StrEnum):
     """What a provider can do. Declared explicitly; the conformance kit checks each claim."""
 
     INCIDENTS = "incidents"

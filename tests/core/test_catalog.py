@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from greenroom import Entity
 from greenroom._catalog import (
     Catalog,

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel, field_validator
+
 from greenroom import ConfigError
 from greenroom._config import (
     Config,
@@ -16,7 +18,6 @@ from greenroom._config import (
     load_config,
     validate_section,
 )
-from pydantic import BaseModel, field_validator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 ENV = {"SECRET": "my-secret", "TOKEN": "my-token"}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+
 from greenroom import (
     Capability,
     ConfigError,

@@ -7,9 +7,10 @@ import inspect
 import re
 from pathlib import Path
 
+import pytest
+
 import greenroom
 import greenroom.testing
-import pytest
 from greenroom import hookspecs
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugin-api.md"

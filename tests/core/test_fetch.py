@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 import pytest
+
 from greenroom import FetchApi
 
 

@@ -6,6 +6,7 @@ import inspect
 
 import pluggy
 import pytest
+
 from greenroom import Plugin, hookspecs
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
 from greenroom import (
     ApiHolder,
     Card,
@@ -38,7 +40,6 @@ from greenroom import (
 from greenroom._exceptions import PluginLoadError
 from greenroom._portal import Portal, build_portal
 from greenroom.web import create_app
-from pydantic import BaseModel
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plugins"
 ENTITY_PATH = "/catalog/default/component/checkout"

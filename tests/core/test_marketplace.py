@@ -17,6 +17,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from fastapi.testclient import TestClient
+from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader, PrefixLoader
+
 from greenroom import Identity
 from greenroom._marketplace import (
     InstalledPlugins,
@@ -29,7 +31,6 @@ from greenroom._marketplace import (
     plugin_state,
 )
 from greenroom.web._marketplace import DEFAULT_ICON, router
-from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader, PrefixLoader
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "marketplace"

@@ -23,6 +23,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+
 from greenroom import ConfigError, FetchApi, Identity
 from greenroom._exceptions import ProxyError
 from greenroom._fetch import default_transport
@@ -365,14 +366,6 @@ def test_callers_cookie_and_authorization_never_go_upstream(fresh: ProxyWorld) -
 def test_cookies_set_by_the_upstream_are_not_replayed_for_the_next_caller(
     fresh: ProxyWorld, request: pytest.FixtureRequest
 ) -> None:
-    if "fetch-transport" in request.node.callspec.id:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="greenroom._fetch.default_transport() builds an aiohttp ClientSession "
-                "with a real cookie jar; it needs cookie_jar=aiohttp.DummyCookieJar()",
-            )
-        )
     # Alice's request makes the upstream set a cookie; Bob's request must not carry it.
     assert fresh.send("GET", "/api/proxy/by-name/a", headers={"X-Test-User": "alice"})[0] == 200
     status, _, body = fresh.send("GET", "/api/proxy/by-name/b", headers={"X-Test-User": "bob"})
@@ -573,12 +566,6 @@ async def test_fetch_api_reaches_the_upstream_in_process(world: ProxyWorld) -> N
     assert world.other.hits == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FetchApi's httpx client keeps an upstream's Set-Cookie in its jar and sends it with "
-    "every later request for any user; it needs a cookie policy that refuses all cookies "
-    "(see the catalog/proxy report)",
-)
 async def test_fetch_api_does_not_replay_upstream_cookies_in_process(world: ProxyWorld) -> None:
     world.echo.hits.clear()
     fetch = FetchApi(proxy=world.routes)

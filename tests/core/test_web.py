@@ -20,6 +20,8 @@ import pytest
 import uvicorn
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from markupsafe import escape
+
 from greenroom import (
     ActionResult,
     ApiHolder,
@@ -32,7 +34,6 @@ from greenroom import (
 )
 from greenroom._portal import Portal, build_portal
 from greenroom.web import create_app
-from markupsafe import escape
 
 ENTITY_PATH = "/catalog/default/component/checkout"
 SECRET = "tok-9f8e7d6c5b4a-very-secret"

@@ -104,8 +104,10 @@ def start_portal(tmp_path: Path) -> Iterator[Callable[..., str]]:
         portal.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    # Module scope, not session: Playwright's sync API keeps an event loop running in this thread
+    # while it is started, and the asyncio tests that run after the browser tests need it gone.
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (see .ci/run)")
     from playwright.sync_api import sync_playwright

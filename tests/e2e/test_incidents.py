@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 import httpx
-from greenroom_pagerduty._demo import DEMO_TOKEN
 from playwright.sync_api import Page, expect
+
+from greenroom_pagerduty._demo import DEMO_TOKEN
 
 
 def test_incidents_from_both_providers_together(page: Page, demo_portal: str) -> None:

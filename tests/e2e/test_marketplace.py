@@ -39,7 +39,7 @@ def test_lists_both_bundled_plugins_as_installed_and_enabled(page: Page, demo_po
 def test_typing_in_the_search_box_narrows_the_list(page: Page, demo_portal: str) -> None:
     page.goto(demo_portal + "/plugins")
     visible = page.locator(".marketplace-entry:visible")
-    expect(visible).to_have_count(2)
+    expect(visible).to_have_count(3)  # both providers and the built-in response metrics
 
     search_box(page).fill("victorops")  # a tag of Splunk On-Call only
     expect(visible).to_have_count(1)
@@ -52,7 +52,7 @@ def test_typing_in_the_search_box_narrows_the_list(page: Page, demo_portal: str)
     expect(page.get_by_text("No plugins found")).to_be_visible()
 
     search_box(page).fill("")
-    expect(visible).to_have_count(2)
+    expect(visible).to_have_count(3)
     expect(page.get_by_text("No plugins found")).to_be_hidden()
 
 

@@ -22,16 +22,17 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 import uvicorn
-from greenroom import FetchApi, Identity
-from greenroom._fetch import default_transport
-from greenroom_pagerduty import PagerDutyClient, PagerDutyProvider
-from greenroom_pagerduty.simulator import SimulatorControl, create_app
 from openapi_schema_validator import (
     OAS30ReadValidator,
     OAS30Validator,
     OAS30WriteValidator,
     oas30_format_checker,
 )
+
+from greenroom import FetchApi, Identity
+from greenroom._fetch import default_transport
+from greenroom_pagerduty import PagerDutyClient, PagerDutyProvider
+from greenroom_pagerduty.simulator import SimulatorControl, create_app
 
 TOKEN = "test-pagerduty-token"
 PORTAL = "http://portal.test"

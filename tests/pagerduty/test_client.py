@@ -6,6 +6,7 @@ import json
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+
 from greenroom import (
     ConfigError,
     Entity,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from greenroom import Entity, Identity, IncidentStatus, MissingSettingError, NotFoundError
 from greenroom.testing import IncidentProviderConformance
 from greenroom_pagerduty import PagerDutyProvider, is_pagerduty_available

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from greenroom_pagerduty.simulator import (
     CHECKOUT_INTEGRATION_KEY,
     CHECKOUT_SERVICE_ID,

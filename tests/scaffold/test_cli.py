@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from greenroom._marketplace import lint_directory
 
 Create = Callable[..., Any]

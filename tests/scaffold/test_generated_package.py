@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from greenroom_scaffold import PluginSpec, create_plugin_package
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from greenroom_scaffold import PluginSpec, ScaffoldError, check_plugin_id
 
 ID_RULE = "Plugin IDs must be lowercase and contain only letters, digits, and dashes."

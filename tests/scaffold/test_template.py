@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
+
 from greenroom_scaffold import PluginSpec, ScaffoldError, render
 
 SPEC = PluginSpec(

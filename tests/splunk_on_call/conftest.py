@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+
 from greenroom import Entity, FetchApi, Identity
 from greenroom._proxy import ProxyRoutes, parse_proxy_config
 from greenroom_splunk_on_call import SplunkOnCallClient, SplunkOnCallProvider

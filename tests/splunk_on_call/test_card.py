@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from greenroom import Entity
 from greenroom.testing import api_holder, render_card, run_action
 from greenroom_splunk_on_call import (

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+
 from greenroom import FetchApi, ProviderError, RequestFailedError, UnauthorizedError
 from greenroom_splunk_on_call import MISSING_KEYS, SplunkOnCallClient
 from greenroom_splunk_on_call.simulator import Fault

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+
 from greenroom import Identity, TriggerRequest
 from greenroom_splunk_on_call import SplunkOnCallClient
 

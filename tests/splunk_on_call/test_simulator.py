@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx
-from greenroom_splunk_on_call.simulator import create_app
 from starlette.applications import Starlette
 from starlette.routing import Mount
+
+from greenroom_splunk_on_call.simulator import create_app
 
 HEADERS = {"X-VO-Api-Id": "test-api-id", "X-VO-Api-Key": "test-api-key"}
 

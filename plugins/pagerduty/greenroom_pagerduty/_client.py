@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
+
 from greenroom import (
     Entity,
     FetchApi,
@@ -26,7 +28,6 @@ from greenroom import (
     RequestFailedError,
     UnauthorizedError,
 )
-from pydantic import BaseModel, ValidationError
 
 from ._config import PagerDutyAccount, account_for, load_accounts
 from ._payloads import (

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from greenroom import ConfigError, MissingSettingError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from greenroom import ConfigError, MissingSettingError
 
 DEFAULT_EVENTS_BASE_URL = "https://events.pagerduty.com/v2"
 DEFAULT_PROXY_ROUTE = "/pagerduty"

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from typing import Any, Literal, TypeVar
 
 import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
 from greenroom import (
     FetchApi,
     NotFoundError,
@@ -21,7 +23,6 @@ from greenroom import (
     RequestFailedError,
     UnauthorizedError,
 )
-from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ._models import (
     AckOrResolveResponse,
