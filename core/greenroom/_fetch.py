@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Protocol
 
 import httpx
 
-QueryParams = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
+QueryParams = httpx._types.QueryParamTypes | None
 
 DEFAULT_CACHE_TTL = 15.0
 DEFAULT_TIMEOUT = 10.0

@@ -20,10 +20,11 @@ def age(value: datetime | str | None, now: datetime | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            return value
+            return text
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     seconds = int(((now or datetime.now(UTC)) - value).total_seconds())

@@ -156,7 +156,7 @@ async def card_action(
     entity = _find_entity(request, namespace, kind, name)
     raw = await request.form()
     form = {k: str(v) for k, v in raw.items() if k != CSRF_FIELD}
-    keep = {"form": form, "form_card": card_id, "form_action": action}
+    keep: dict[str, Any] = {"form": form, "form_card": card_id, "form_action": action}
     if not Session.csrf_ok(request, str(raw.get(CSRF_FIELD) or "")):
         message = (
             "Your session expired or the form was sent from elsewhere. Check and send it again."
