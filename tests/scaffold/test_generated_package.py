@@ -42,7 +42,10 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
 def test_generated_code_passes_ruff(tmp_path: Path, plugin_id: str) -> None:
     spec = PluginSpec(id=plugin_id, author='Jane "JD" Doe', description="Pages, on call.")
     created = create_plugin_package(spec, cwd=tmp_path)
-    _ok(_run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=created.package_dir))
+    output = _ok(
+        _run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=created.package_dir)
+    )
+    assert "All checks passed" in output
 
 
 @pytest.fixture(scope="module")
