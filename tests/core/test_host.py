@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,15 +47,11 @@ ENTITY_PATH = "/catalog/default/component/checkout"
 
 
 @pytest.fixture(scope="module")
-def plugin_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv over the system site-packages (where greenroom is installed editable) with the
-    fixture plugins pip-installed into it."""
+def plugin_venv(tmp_path_factory: pytest.TempPathFactory, venv_factory: Any) -> Path:
+    """A venv over the environment running the tests (where greenroom is installed editable) with
+    the fixture plugins pip-installed into it."""
     root = tmp_path_factory.mktemp("plugin-venv")
-    venv = root / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-        check=True, capture_output=True,
-    )
+    venv = venv_factory(root / "venv")
     python = venv / "bin" / "python"
     sources = []
     for name in ("hello", "broken"):

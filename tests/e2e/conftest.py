@@ -109,7 +109,10 @@ def browser() -> Iterator[object]:
     # Module scope, not session: Playwright's sync API keeps an event loop running in this thread
     # while it is started, and the asyncio tests that run after the browser tests need it gone.
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (see .ci/run)")
+        reason = f"Chromium not found at {CHROMIUM}: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

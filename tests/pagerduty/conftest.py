@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -37,7 +38,12 @@ from greenroom_pagerduty.simulator import SimulatorControl, create_app
 TOKEN = "test-pagerduty-token"
 PORTAL = "http://portal.test"
 PROXY_BASE = f"{PORTAL}/api/proxy"
-SPEC_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "pagerduty"
+# The vendors' official API descriptions: GREENROOM_REFERENCE, else ../shared/reference.
+REFERENCE = Path(
+    os.environ.get("GREENROOM_REFERENCE")
+    or Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
+)
+SPEC_DIR = REFERENCE / "pagerduty"
 OVERLAY = Path(__file__).with_name("spec_overlay.json")
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,11 +50,10 @@ def test_generated_code_passes_ruff(tmp_path: Path, plugin_id: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment seeing the system's packages (greenroom's dependencies),
+def venv(tmp_path_factory: pytest.TempPathFactory, venv_factory: Any) -> Path:
+    """A fresh virtual environment over the one running the tests (greenroom's dependencies),
     with this checkout installed editable into it."""
-    folder = tmp_path_factory.mktemp("venv")
-    _ok(_run([sys.executable, "-m", "venv", "--system-site-packages", str(folder)], cwd=folder))
+    folder = venv_factory(tmp_path_factory.mktemp("venv") / "env")
     python = folder / "bin" / "python"
     pip = [str(python), "-m", "pip", "install", "--no-deps", "-q"]
     _ok(_run([*pip, "-e", str(REPO_ROOT)], cwd=folder))

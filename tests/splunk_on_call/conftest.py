@@ -3,6 +3,7 @@ Backstage-shaped proxy route, as the portal wires it."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +22,11 @@ API_ID = "test-api-id"
 API_KEY = "test-api-key"
 REST_KEY = "test-rest-key"
 PROXY_BASE = "http://portal.test:7007/api/proxy"
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
+# The vendors' official API descriptions: GREENROOM_REFERENCE, else ../shared/reference.
+REFERENCE = Path(
+    os.environ.get("GREENROOM_REFERENCE")
+    or Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
+)
 
 # Seed facts the tests rely on (greenroom_splunk_on_call/simulator/_seed.py).
 PAYMENTS_SLUG = "team-Pm7xQ2vL9kRt4Ws1"
