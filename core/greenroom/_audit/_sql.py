@@ -24,6 +24,7 @@ class SqlAuditStore:
         with self.database.begin() as connection:
             if dedupe_key is None:
                 result = connection.execute(table.insert().values(values))
+                assert result.inserted_primary_key is not None
                 return int(result.inserted_primary_key[0])
             statement = _upsert(connection.dialect.name, values)
             return int(connection.execute(statement).scalar_one())
@@ -59,12 +60,9 @@ class SqlAuditStore:
 
 
 def _upsert(dialect: str, values: dict[str, Any]) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise NotImplementedError(dialect)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).values(values)
     return statement.on_conflict_do_update(
         index_elements=[table.c.dedupe_key], set_={"count": table.c.count + 1}
