@@ -1,0 +1,138 @@
+"""``auth.provider: oidc``: sign in with an OpenID Connect provider, keep a signed session.
+
+The flow is the authorization code flow with PKCE (S256) through authlib's Starlette client:
+discovery from ``{issuer}/.well-known/openid-configuration``, ``state`` and ``nonce`` kept in the
+session, the ID token's signature, issuer, audience, expiry and nonce checked by authlib. The
+session (the one signed cookie, see ``greenroom.web._session``) then holds the user and two
+times: when they signed in (``auth.session.lifetimeHours``) and when they were last seen
+(``auth.session.idleMinutes``). Sign-out records the session's id in the database until it
+would have expired, so a copy of the cookie stops working on every replica.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .._identity import Identity
+from ._revocations import Revocations
+from ._settings import OidcSettings, SessionSettings
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection, Request
+
+log = logging.getLogger("greenroom.auth")
+
+SESSION_KEY = "signed_in"
+# Refresh "last seen" at most this often, so the cookie is not rewritten on every request.
+_SEEN_GRANULARITY_SECONDS = 60
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` when it is a path on this portal, else ``/``: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return "/"
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc else target
+
+
+class OidcSessionBackend:
+    """A ``SignInBackend``: the user the session holds, while the session is still valid."""
+
+    def __init__(
+        self, session: SessionSettings, revocations: Revocations, *, groups_claim: str = "groups"
+    ) -> None:
+        self.lifetime = session.lifetime_hours * 3600
+        self.idle = session.idle_minutes * 60
+        self.revocations = revocations
+        self.groups_claim = groups_claim
+
+    def authenticate(self, request: HTTPConnection) -> Identity | None:
+        if "session" not in request.scope:
+            return None
+        held = request.session.get(SESSION_KEY)
+        if not isinstance(held, dict):
+            return None
+        now = time.time()
+        try:
+            started, seen, sid = float(held["iat"]), float(held["seen"]), str(held["sid"])
+        except (KeyError, TypeError, ValueError):
+            request.session.pop(SESSION_KEY, None)
+            return None
+        if now - started > self.lifetime or now - seen > self.idle:
+            request.session.pop(SESSION_KEY, None)
+            return None
+        try:
+            revoked = self.revocations.is_revoked(sid)
+        except Exception as exc:  # noqa: BLE001 - unknown means not signed in, never signed in
+            log.error("cannot check signed-out sessions (%s): treating the request as a guest",
+                      type(exc).__name__)
+            return None
+        if revoked:
+            return None
+        if now - seen > _SEEN_GRANULARITY_SECONDS:
+            held["seen"] = now
+            request.session[SESSION_KEY] = held
+        return Identity(
+            user_id=str(held["uid"]), email=held.get("email"), display_name=held.get("name"),
+            authenticated=True, groups=frozenset(held.get("groups") or ()), via="oidc",
+        )
+
+    def start(self, request: Request, claims: dict[str, Any]) -> Identity:
+        """Sign the browser in with the ID token's ``claims`` (after the session was renewed)."""
+        email = str(claims.get("email") or "").strip()
+        subject = str(claims.get("sub") or "").strip()
+        groups = claims.get(self.groups_claim) or []
+        if isinstance(groups, str):
+            groups = [groups]
+        now = time.time()
+        held = {
+            "sid": secrets.token_urlsafe(24),
+            # The whole email address lower-cased, as every sign-in mode keys users; the
+            # provider's subject when it gives no email.
+            "uid": email.lower() or f"oidc:{subject}",
+            "email": email or None,
+            "name": str(claims.get("name") or email or subject),
+            "groups": [str(g) for g in groups][:100],
+            "iat": now,
+            "seen": now,
+        }
+        request.session[SESSION_KEY] = held
+        return Identity(
+            user_id=held["uid"], email=held["email"], display_name=held["name"],
+            authenticated=True, groups=frozenset(held["groups"]), via="oidc",
+        )
+
+    def end(self, request: Request) -> None:
+        """Sign out: the session id is revoked until the session would have expired anyway."""
+        held = request.session.get(SESSION_KEY)
+        if isinstance(held, dict) and "sid" in held:
+            expires = float(held.get("iat", time.time())) + self.lifetime
+            self.revocations.revoke(str(held["sid"]), datetime.fromtimestamp(expires, UTC))
+
+
+def oauth_client(settings: OidcSettings) -> Any:
+    """authlib's Starlette OAuth client for the configured provider (discovery is lazy)."""
+    from authlib.integrations.starlette_client import OAuth
+
+    oauth = OAuth()
+    client_kwargs: dict[str, Any] = {
+        "scope": " ".join(settings.scopes),
+        "code_challenge_method": "S256",
+    }
+    if not settings.client_secret:
+        client_kwargs["token_endpoint_auth_method"] = "none"
+    oauth.register(
+        name="greenroom",
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        server_metadata_url=settings.issuer.rstrip("/") + "/.well-known/openid-configuration",
+        client_kwargs=client_kwargs,
+    )
+    return oauth.create_client("greenroom")
