@@ -33,3 +33,14 @@ def _make_venv(folder: Path) -> Path:
 def venv_factory() -> Callable[[Path], Path]:
     """Build a venv over the running test environment: call it with an empty folder."""
     return _make_venv
+
+
+@pytest.fixture(autouse=True)
+def greenroom_data(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every portal a test starts keeps its generated files (the app secret) in its own folder,
+    never in the checkout's ``.greenroom/`` that other test runs share."""
+    folder = tmp_path_factory.mktemp("greenroom-data")
+    monkeypatch.setenv("GREENROOM_DATA", str(folder))
+    return folder
