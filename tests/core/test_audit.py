@@ -386,12 +386,12 @@ def test_export_refuses_a_time_that_is_not_iso(
 
 
 def test_db_upgrade_command_migrates_the_default_sqlite_file(
-    _own_data_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    greenroom_data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GREENROOM_CONFIG", raising=False)
     assert cli.main(["db", "upgrade"]) == 0
     assert "upgraded to" in capsys.readouterr().out
-    assert (_own_data_folder / "greenroom.db").exists()
+    assert (greenroom_data / "greenroom.db").exists()
     assert cli.main(["db", "upgrade"]) == 0
     assert "already at" in capsys.readouterr().out
     assert cli.main(["db", "current"]) == 0
