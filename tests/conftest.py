@@ -39,8 +39,8 @@ def venv_factory() -> Callable[[Path], Path]:
 def greenroom_data(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """Every portal a test starts keeps its generated files (the app secret, the database) in its own folder,
-    never in the checkout's ``.greenroom/`` that other test runs share."""
+    """Every portal a test starts keeps its generated files (the app secret, the database) in
+    its own folder, never in the checkout's ``.greenroom/`` that other test runs share."""
     folder = tmp_path_factory.mktemp("greenroom-data")
     monkeypatch.setenv("GREENROOM_DATA", str(folder))
     return folder

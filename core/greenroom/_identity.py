@@ -39,6 +39,11 @@ class Identity:
     email: str | None = None
     display_name: str | None = None
     authenticated: bool = False
+    #: Groups the sign-in reported (an OIDC groups claim, a proxy's groups header or signed
+    #: assertion, an API token's configured groups); permissions add the catalog's.
+    groups: frozenset[str] = frozenset()
+    #: How the user was authenticated (oidc, proxy, jwt, token, demo); "" for the guest.
+    via: str = ""
 
     @property
     def name(self) -> str:

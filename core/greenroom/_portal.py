@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._api import ApiFactory, ApiRegistry, Scope, create_api_factory
+from ._auth import Access
 from ._catalog import Catalog, load_catalog, load_catalog_text, merge_annotations
 from ._config import Config, load_config, validate_section
 from ._core_apis import (
@@ -32,7 +33,7 @@ from ._entity import Entity
 from ._exceptions import ConfigError, GreenroomError
 from ._fetch import FetchApi
 from ._host import Contributions, PluginHost, PluginRecord
-from ._identity import Identity, SignInBackend, guest_identity, sign_in_backends
+from ._identity import Identity, SignInBackend, guest_identity
 from ._plugin import Card
 from ._provider import IncidentProvider
 from ._proxy import ProxyRoutes, parse_proxy_config
@@ -74,6 +75,8 @@ class Portal:
     guest: Identity = field(default_factory=lambda: Identity("guest", None, "Guest"))
     #: Who is asking is resolved by these, in order (``auth.provider``; see ``_identity``).
     sign_in: list[SignInBackend] = field(default_factory=list)
+    #: Who may act and the audit trail of who did (``greenroom._auth``).
+    access: Access | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -105,6 +108,8 @@ class Portal:
 
     async def aclose(self) -> None:
         await self.fetch.aclose()
+        if self.access is not None:
+            self.access.close()
 
 
 def _simulator_config(portal_url: str, simulators: Iterable[Any]) -> dict[str, Any]:
@@ -189,7 +194,8 @@ def build_portal(
         timeout=float(config.get("fetch.timeoutSeconds", 10)),
     )
     guest = guest_identity(config)
-    sign_in = sign_in_backends(config)
+    access = _build_access(config, demo, proxy)
+    sign_in = access.sign_in_backends(config)
     identity = RequestIdentity(guest)
     registry.register(Scope.STATIC, create_api_factory(config_api_ref, config))
     registry.register(Scope.STATIC, create_api_factory(identity_api_ref, identity))
@@ -240,9 +246,30 @@ def build_portal(
         settings=settings,
         guest=guest,
         sign_in=sign_in,
+        access=access,
     )
+    access.catalog = catalog
+    access.permissions = _permissions(config, contributions, proxy)
     enabled_providers.portal = portal
     return portal
+
+
+def _build_access(config: Config, demo: bool, proxy: ProxyRoutes) -> Access:
+    from ._auth import auth_settings, build_access
+
+    return build_access(
+        config, auth_settings(config), demo=demo, proxy_routes=list(proxy.endpoints),
+    )
+
+
+def _permissions(config: Config, contributions: Contributions, proxy: ProxyRoutes) -> Any:
+    from ._auth import plugin_actions
+    from ._permissions import parse_permissions
+
+    return parse_permissions(
+        config.get("permissions"), plugin_actions=plugin_actions(contributions.cards),
+        proxy_routes=list(proxy.endpoints), location=config.location,
+    )
 
 
 def _simulators_of(host: PluginHost) -> list[Any]:
@@ -289,5 +316,7 @@ async def run_startup(portal: Portal) -> None:
             await asyncio.wait_for(maybe_await(result), timeout=30)
         except Exception as exc:  # noqa: BLE001
             portal.host.mark_failed(plugin_id, "startup", exc)
+    if portal.access is not None:
+        await portal.access.start()
     # Strict mode fails fast at start-up only; once serving, a failure marks its plugin.
     portal.host.serving()

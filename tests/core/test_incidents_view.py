@@ -185,12 +185,16 @@ def client(tmp_path: Path, alpha: FakeProvider, beta: FakeProvider) -> Iterator[
         "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
         "proxy:\n  endpoints:\n    /alpha:\n      target: http://127.0.0.1:9\n"
         f"      headers: {{Authorization: 'Token token={SECRET}'}}\n"
+        "auth:\n  provider: proxy\n"
+        "  proxy: {header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}\n"
     )
     portal = build_portal(
         [config], plugins=[provider_plugin(alpha), provider_plugin(beta)],
         load_entry_points=False, demo=False,
     )
-    with TestClient(create_app(portal)) as test_client:
+    # Guests never act: requests come from a trusted proxy naming the user.
+    with TestClient(create_app(portal), client=("127.0.0.1", 50000),
+                    headers={"X-Forwarded-Email": "tester@example.com"}) as test_client:
         yield test_client
 
 
@@ -292,7 +296,9 @@ def test_acknowledge_calls_the_provider_and_returns_to_the_same_filters(
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/incidents?provider=alpha&owner=team-shop"
-    assert alpha.calls == [("acknowledge", "component:default/checkout", "A1", "guest")]
+    assert alpha.calls == [
+        ("acknowledge", "component:default/checkout", "A1", "tester@example.com")
+    ]
     after = client.get(response.headers["location"]).text
     assert "Incident A1 acknowledged by" in after
     assert re.search(r'data-incident="A1" data-status="acknowledged"', after)

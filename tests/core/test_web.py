@@ -76,6 +76,9 @@ def _write_config(tmp_path: Path) -> Path:
                   target: http://127.0.0.1:9/vendor
                   headers:
                     Authorization: Token token=${VENDOR_TOKEN}
+            auth:
+              provider: proxy
+              proxy: {header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}
             """
         )
     )
@@ -131,7 +134,8 @@ async def test_entity_page_streams_the_shell_before_a_slow_card(tmp_path: Path) 
         id="streamer", cards=[_card("slow-card", slow, timeout=600), _card("fast-card", _fast)]
     )
     async with _serving(create_app(_portal(tmp_path, plugin))) as url:
-        async with httpx.AsyncClient(base_url=url) as client:
+        user = {"X-Forwarded-Email": "tester@example.com"}
+        async with httpx.AsyncClient(base_url=url, headers=user) as client:
             async with client.stream("GET", ENTITY_PATH) as response:
                 assert response.status_code == 200
                 chunks = response.aiter_text()
@@ -165,7 +169,9 @@ def client_for() -> Iterator[Any]:
     clients: list[TestClient] = []
 
     def make(portal: Portal) -> TestClient:
-        client = TestClient(create_app(portal))
+        # Guests never act: requests come from a trusted proxy naming the user.
+        client = TestClient(create_app(portal), client=("127.0.0.1", 50000),
+                            headers={"X-Forwarded-Email": "tester@example.com"})
         client.__enter__()
         clients.append(client)
         return client

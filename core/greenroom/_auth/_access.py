@@ -106,6 +106,31 @@ class Access:
         if self.database is not None:
             self.database.close()
 
+    def sign_in_backends(self, config: Config) -> list[Any]:
+        """The backends that resolve who is asking: the demo user in the demo; API tokens
+        then the session for ``oidc``; API tokens then the trusted proxy for ``proxy`` (and the
+        legacy ``identity:`` section); any other registered mode by name."""
+        from .._identity import sign_in_backends
+        from ._demo import DemoBackend
+        from ._oidc import OidcSessionBackend
+        from ._proxy import TrustedProxyBackend
+        from ._tokens import ApiTokenBackend
+
+        settings = self.settings
+        if self.demo and settings.provider is None:
+            return [DemoBackend()]
+        tokens: list[Any] = [ApiTokenBackend(settings.api_tokens)] if settings.api_tokens else []
+        if settings.provider == "oidc":
+            assert settings.oidc is not None
+            return [*tokens, OidcSessionBackend(
+                settings.session, self.revocations, groups_claim=settings.oidc.groups_claim,
+            )]
+        if settings.provider in ("proxy", "header"):
+            if settings.proxy is None:
+                return tokens
+            return [*tokens, TrustedProxyBackend(settings.proxy)]
+        return [*tokens, *sign_in_backends(config)]
+
     # -- decisions --------------------------------------------------------------------------
 
     def subject(self, identity: Identity) -> Subject:
@@ -149,6 +174,7 @@ class Access:
         call: Callable[[], Awaitable[T]],
         *,
         entities: Sequence[Entity] = (),
+        deciding: Sequence[Entity] | None = None,
         oncall: OnCallLookup | None = None,
         provider: str | None = None,
         incident_id: str | None = None,
@@ -158,8 +184,11 @@ class Access:
     ) -> T:
         """Decide, record, act. ``PermissionDeniedError`` (recorded as refused) or
         ``AuditUnavailableError`` (nothing sent upstream) when the action must not happen;
-        ``outcome_of(result)`` tells a result that reports failure without raising."""
-        targets = await self.targets(identity, action, entities, oncall)
+        ``outcome_of(result)`` tells a result that reports failure without raising.
+        ``deciding`` (default: ``entities``) are the entities the decision may rely on: those
+        the vendor confirmed the incident belongs to."""
+        decide_on = entities if deciding is None else deciding
+        targets = await self.targets(identity, action, decide_on, oncall)
         decision = self.decide(identity, action, targets)
         refs = [e.ref for e in entities]
         actor = actor_of(identity)

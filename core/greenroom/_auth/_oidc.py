@@ -92,21 +92,24 @@ class OidcSessionBackend:
         if isinstance(groups, str):
             groups = [groups]
         now = time.time()
-        held = {
+        uid = email.lower() or f"oidc:{subject}"
+        name = str(claims.get("name") or email or subject)
+        group_names = [str(g) for g in groups][:100]
+        held: dict[str, Any] = {
             "sid": secrets.token_urlsafe(24),
             # The whole email address lower-cased, as every sign-in mode keys users; the
             # provider's subject when it gives no email.
-            "uid": email.lower() or f"oidc:{subject}",
+            "uid": uid,
             "email": email or None,
-            "name": str(claims.get("name") or email or subject),
-            "groups": [str(g) for g in groups][:100],
+            "name": name,
+            "groups": group_names,
             "iat": now,
             "seen": now,
         }
         request.session[SESSION_KEY] = held
         return Identity(
-            user_id=held["uid"], email=held["email"], display_name=held["name"],
-            authenticated=True, groups=frozenset(held["groups"]), via="oidc",
+            user_id=uid, email=email or None, display_name=name, authenticated=True,
+            groups=frozenset(group_names), via="oidc",
         )
 
     def end(self, request: Request) -> None:

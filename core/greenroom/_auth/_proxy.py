@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -97,7 +98,7 @@ class TrustedProxyBackend:
 
     async def authenticate(self, request: HTTPConnection) -> Identity | None:
         names = [self.settings.header, self.settings.jwt.header if self.settings.jwt else None]
-        sent = [n for n in names if n and request.headers.get(n)]
+        sent = [n for n in names if n is not None and request.headers.get(n)]
         if not sent:
             return None
         peer = request.client.host if request.client else None
@@ -144,13 +145,13 @@ class TrustedProxyBackend:
         raw = request.headers.get(self.settings.groups_header) or ""
         return frozenset(g.strip() for g in raw.split(",") if g.strip())
 
-    def _warn_once(self, peer: str, headers: list[str | None]) -> None:
+    def _warn_once(self, peer: str, headers: Sequence[str]) -> None:
         if peer in self._warned_peers or len(self._warned_peers) > 10_000:
             return
         self._warned_peers.add(peer)
         log.warning(
             "ignored %s from %s: it is not in auth.proxy.trustedProxies, so the request is a "
-            "guest (logged once per address)", ", ".join(str(h) for h in headers), peer,
+            "guest (logged once per address)", ", ".join(headers), peer,
         )
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -131,7 +131,8 @@ class ProxySettings(_Model):
 
 
 class AuthSettings(_Model):
-    provider: Literal["oidc", "proxy"] | None = None
+    #: oidc, proxy, or another mode registered in ``greenroom._identity.SIGN_IN_BACKENDS``.
+    provider: str | None = None
     allow_guests: bool = Field(False, alias="allowGuests")
     session: SessionSettings = Field(default_factory=SessionSettings)  # type: ignore[arg-type]
     oidc: OidcSettings | None = None
@@ -155,7 +156,7 @@ def auth_settings(config: Config) -> AuthSettings:
     raw: dict[str, Any] = dict(config.get("auth") or {})
     legacy = config.get("identity") or {}
     legacy_header = legacy.get("header") if isinstance(legacy, dict) else None
-    if legacy_header and raw.get("provider") in (None, "proxy"):
+    if legacy_header and raw.get("provider") in (None, "proxy", "header"):
         proxy = dict(raw.get("proxy") or {})
         proxy.setdefault("header", legacy_header)
         if legacy.get("nameHeader"):

@@ -20,6 +20,7 @@ from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import create_proxy_router
 from .._render import configure
 from . import _api_routes, _pages
+from ._auth import GuestGate
 from ._session import Sessions
 from ._sign_in import SignInMiddleware, identity_of
 
@@ -55,7 +56,9 @@ def create_app(portal: Portal) -> FastAPI:
     )
     app.state.portal = portal
     app.state.templates = _templates()
-    # Starlette runs the last middleware added first: the session is read before sign-in runs.
+    # Starlette runs the last middleware added first: the session is read before sign-in runs,
+    # and sign-in before the gate that keeps guests out (when the portal does not allow them).
+    app.add_middleware(GuestGate, portal=portal)
     app.add_middleware(SignInMiddleware, backends=portal.sign_in, guest=portal.guest)
     Sessions(
         app_secret(portal.config), https_only=portal.base_url.startswith("https:")
@@ -94,7 +97,7 @@ def _include_optional_routers(app: FastAPI) -> None:
     """Routers of the portal's own views that live in their own modules."""
     import importlib
 
-    for module_name in ("_marketplace", "_incidents", "_coverage"):
+    for module_name in ("_marketplace", "_incidents", "_coverage", "_auth", "_audit"):
         try:
             module = importlib.import_module(f"greenroom.web.{module_name}")
         except ModuleNotFoundError as exc:

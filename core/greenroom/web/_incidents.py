@@ -32,6 +32,7 @@ from .._provider import (
     OnCallEntry,
 )
 from ._context import page_context, portal_of, render_page
+from ._guard import ActionRefused, deciding_entities, guarded
 from ._session import csrf_protected, flash
 from ._sign_in import identity_of
 
@@ -412,10 +413,22 @@ async def incident_action(request: Request, provider_id: str, action: str) -> Re
         )
     method = provider.acknowledge if action == "acknowledge" else provider.resolve
     scrub = getattr(portal_of(request).config, "scrub", str)
+    # An incident paging several entities may be acted on by whoever may act on any of them.
+    named = [entity, *(e for e in (_entity_by_ref(request, str(r)) for r in raw.getlist("also"))
+                       if e is not None and e.ref != entity.ref)]
+    permission = f"incident.{action}"
     try:
-        outcome = await asyncio.wait_for(
-            method(entity, incident_id, identity_of(request)), timeout=15.0
+        outcome = await guarded(
+            request, permission,
+            lambda: asyncio.wait_for(method(entity, incident_id, identity_of(request)), 15.0),
+            entities=named,
+            deciding=await deciding_entities(
+                request, permission, provider_id, incident_id, named
+            ),
+            provider=provider.id, provider_title=provider.title, incident_id=incident_id,
         )
+    except ActionRefused as exc:
+        return await refuse(exc.status, exc.message)
     except TimeoutError:
         return await refuse(
             504, f"{provider.title} did not answer in time; check the incident before retrying."

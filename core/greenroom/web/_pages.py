@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from .._auth import permission_action
 from .._entity import Entity
 from .._exceptions import ProviderError
 from .._plugin import ActionResult
@@ -24,6 +25,7 @@ from ._cards import (
     summaries,
 )
 from ._context import page_context, portal_of, render_page
+from ._guard import ActionRefused, deciding_entities, guarded
 from ._session import CSRF_FIELD, csrf_protected, flash
 
 log = logging.getLogger("greenroom.pages")
@@ -173,10 +175,26 @@ async def card_action(
         )
     ctx = page_context(request)
     viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
+    permission = permission_action(card.plugin_id, action)
+    incident_id = (form.get("incident_id") or "").strip() or None
     try:
-        result = await asyncio.wait_for(
-            card.actions[action](card_context(portal, card, entity, viewer), form),
-            timeout=max(card.timeout, 15.0),
+        result = await guarded(
+            request, permission,
+            lambda: asyncio.wait_for(
+                card.actions[action](card_context(portal, card, entity, viewer), form),
+                timeout=max(card.timeout, 15.0),
+            ),
+            entities=[entity],
+            deciding=await deciding_entities(
+                request, permission, card.plugin_id, incident_id, [entity]
+            ),
+            provider=card.plugin_id, provider_title=card.title, incident_id=incident_id,
+            summary=form.get("description") or form.get("note") or form.get("summary") or "",
+            outcome_of=lambda r: (r.ok, r.message),
+        )
+    except ActionRefused as exc:
+        return await _entity_response(
+            request, entity, status_code=exc.status, alert=("error", exc.message), **keep
         )
     except TimeoutError:
         result = ActionResult("The action did not finish in time; check before retrying.", False)

@@ -28,6 +28,11 @@ ENTITY = "/catalog/default/component/checkout"
 ACTION = f"{ENTITY}/actions/notes-card/save"
 SECRET = "one-secret-for-every-replica-0123456789abcdef"
 HERE = Path(__file__).parent
+SIGNED_IN_CONFIG = (
+    "auth:\n  provider: proxy\n"
+    "  proxy: {header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}\n"
+)
+USER = {"X-Forwarded-Email": "tester@example.com"}
 
 
 def _write_config(folder: Path, extra: str = "") -> Path:
@@ -38,7 +43,9 @@ def _write_config(folder: Path, extra: str = "") -> Path:
     )
     path = folder / "app-config.yaml"
     path.write_text(
-        "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n" + extra
+        "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
+        # Guests never act: requests come from a trusted proxy naming the user.
+        + SIGNED_IN_CONFIG + extra
     )
     return path
 
@@ -69,7 +76,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     portal = build_portal(
         [_write_config(tmp_path)], plugins=[plugin], load_entry_points=False, demo=False
     )
-    with TestClient(create_app(portal)) as test_client:
+    with TestClient(create_app(portal), client=("127.0.0.1", 50000), headers=USER) as test_client:
         yield test_client
 
 
@@ -86,7 +93,7 @@ def test_a_cookie_value_equal_to_the_form_field_no_longer_passes(client: TestCli
 
 def test_a_token_from_another_session_is_refused(client: TestClient) -> None:
     theirs = _token(client.get(ENTITY).text)
-    mine = TestClient(client.app)
+    mine = TestClient(client.app, client=("127.0.0.1", 50000), headers=USER)
     mine.get(ENTITY)
     response = mine.post(ACTION, data={"note": "a", "csrf_token": theirs}, follow_redirects=False)
     assert response.status_code == 403
@@ -188,18 +195,19 @@ def test_a_flash_and_a_csrf_token_from_one_process_work_in_another(
         pairs = [(config, tmp_path / "data"), (config, tmp_path / "data")]
     first, second = processes(*pairs)
 
-    page = httpx.get(first.url + ENTITY, timeout=30)
+    page = httpx.get(first.url + ENTITY, headers=USER, timeout=30)
     session = _session_cookie(page)
     token = _token(page.text)
 
     action = httpx.post(
         second.url + ACTION, data={"csrf_token": token}, cookies={SESSION_COOKIE: session},
-        timeout=30,
+        headers=USER, timeout=30,
     )
     assert action.status_code == 303, action.text
     flashed_session = _session_cookie(action)
 
-    shown = httpx.get(first.url + ENTITY, cookies={SESSION_COOKIE: flashed_session}, timeout=30)
+    shown = httpx.get(first.url + ENTITY, cookies={SESSION_COOKIE: flashed_session},
+                      headers=USER, timeout=30)
     assert f"Saved by process {second.process.pid}" in shown.text
     assert "alert-success" in shown.text
 
@@ -208,9 +216,9 @@ def test_a_process_with_another_secret_refuses_the_token(tmp_path: Path, process
     one = _write_config(tmp_path / "one", f"app:\n  secret: {SECRET}\n")
     other = _write_config(tmp_path / "other", f"app:\n  secret: {SECRET[::-1]}\n")
     first, second = processes((one, tmp_path / "data-a"), (other, tmp_path / "data-b"))
-    page = httpx.get(first.url + ENTITY, timeout=30)
+    page = httpx.get(first.url + ENTITY, headers=USER, timeout=30)
     action = httpx.post(
         second.url + ACTION, data={"csrf_token": _token(page.text)},
-        cookies={SESSION_COOKIE: _session_cookie(page)}, timeout=30,
+        cookies={SESSION_COOKIE: _session_cookie(page)}, headers=USER, timeout=30,
     )
     assert action.status_code == 403

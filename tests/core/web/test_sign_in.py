@@ -67,7 +67,8 @@ def make_client(tmp_path: Path) -> Iterator[Any]:
         portal = build_portal(
             [_config(tmp_path, extra)], plugins=[_plugin()], load_entry_points=False, demo=False
         )
-        client = TestClient(create_app(portal))
+        # The TCP peer is the loopback address that HEADER_MODE trusts.
+        client = TestClient(create_app(portal), client=("127.0.0.1", 50000))
         client.__enter__()
         clients.append(client)
         return client
@@ -78,6 +79,10 @@ def make_client(tmp_path: Path) -> Iterator[Any]:
 
 
 HEADER_MODE = """
+auth:
+  allowGuests: true
+  proxy:
+    trustedProxies: [127.0.0.1/32]
 identity:
   header: X-Forwarded-Email
   nameHeader: X-Forwarded-User

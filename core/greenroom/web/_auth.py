@@ -1,0 +1,182 @@
+"""Signing in and out (``auth.provider: oidc``), and the gate that keeps guests out when the
+portal does not allow them.
+
+Routes: ``GET /auth/sign-in?next=/path`` (to the identity provider), ``GET /auth/callback``
+(back from it), ``POST /auth/sign-out`` (with the CSRF token), ``GET /auth/signed-out``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .._auth._oidc import OidcSessionBackend, oauth_client, safe_next
+from ._context import page_context, portal_of, render_page
+from ._session import csrf_protected, renew_session
+from ._sign_in import identity_of
+
+if TYPE_CHECKING:
+    from .._portal import Portal
+
+log = logging.getLogger("greenroom.auth")
+
+router = APIRouter(include_in_schema=False)
+_NEXT_KEY = "sign_in_next"
+# Paths a visitor reaches without signing in: signing in itself, assets, health, simulators.
+PUBLIC_PREFIXES = ("/auth/", "/static/", "/healthz", "/readyz", "/_simulators/", "/favicon")
+
+
+def _oidc_backend(portal: Portal) -> OidcSessionBackend | None:
+    return next((b for b in portal.sign_in if isinstance(b, OidcSessionBackend)), None)
+
+
+def _client(request: Request) -> Any:
+    portal = portal_of(request)
+    client = getattr(request.app.state, "oidc_client", None)
+    if client is None and portal.access is not None and portal.access.settings.oidc:
+        client = request.app.state.oidc_client = oauth_client(portal.access.settings.oidc)
+    return client
+
+
+def _public_url(portal: Portal) -> str:
+    # The configured public URL, never the Host header (which a client chooses).
+    return str(portal.config.get("app.baseUrl") or portal.base_url).rstrip("/")
+
+
+def _message(request: Request, heading: str, message: str, status: int,
+             link: tuple[str, str] | None = None) -> Response:
+    ctx = page_context(request)
+    ctx.update(heading=heading, message=message, link=link,
+               kind="error" if status >= 400 else "info")
+    return render_page(request, "message.html", ctx, status_code=status)
+
+
+@router.get("/auth/sign-in")
+async def sign_in(request: Request, next: str = "/") -> Response:  # noqa: A002
+    client = _client(request)
+    if client is None:
+        return _message(request, "Sign-in is not configured",
+                        "This portal does not use an identity provider (auth.provider).", 404)
+    request.session[_NEXT_KEY] = safe_next(next)
+    redirect_uri = f"{_public_url(portal_of(request))}/auth/callback"
+    try:
+        return await client.authorize_redirect(request, redirect_uri)  # type: ignore[no-any-return]
+    except Exception as exc:  # noqa: BLE001 - the provider is down or misconfigured
+        log.error("sign-in: cannot reach the identity provider: %s", type(exc).__name__)
+        return _message(
+            request, "Cannot sign in right now",
+            "The identity provider did not answer. Try again in a moment.", 502,
+            link=("/auth/sign-in?next=" + quote(safe_next(next)), "Try again"),
+        )
+
+
+@router.get("/auth/callback")
+async def callback(request: Request) -> Response:
+    portal = portal_of(request)
+    client, backend = _client(request), _oidc_backend(portal)
+    if client is None or backend is None:
+        return _message(request, "Sign-in is not configured",
+                        "This portal does not use an identity provider.", 404)
+    target = safe_next(request.session.get(_NEXT_KEY))
+    try:
+        token = await client.authorize_access_token(request)
+    except Exception as exc:  # noqa: BLE001 - a stale, replayed or denied sign-in
+        log.warning("sign-in refused: %s", type(exc).__name__)
+        return _message(
+            request, "Sign-in did not complete",
+            "The identity provider's answer could not be accepted (it may have expired or "
+            "been used already).", 400, link=("/auth/sign-in?next=" + quote(target), "Sign in"),
+        )
+    claims = dict(token.get("userinfo") or {})
+    if not claims.get("email") and not claims.get("sub"):
+        return _message(request, "Sign-in did not complete",
+                        "The identity provider did not say who you are.", 400)
+    # A session fixed before sign-in must not carry over into the signed-in one.
+    renew_session(request)
+    identity = backend.start(request, claims)
+    log.info("signed in: %s", identity.user_id)
+    return RedirectResponse(target, status_code=303)
+
+
+async def _refuse_sign_out(request: Request, message: str) -> Response:
+    return _message(request, "Not signed out", message, 403, link=("/", "Back"))
+
+
+@router.post("/auth/sign-out", dependencies=[csrf_protected(_refuse_sign_out)])
+async def sign_out(request: Request) -> Response:
+    backend = _oidc_backend(portal_of(request))
+    if backend is not None:
+        try:
+            backend.end(request)
+        except Exception as exc:  # noqa: BLE001
+            log.error("sign-out: could not record the revoked session: %s", type(exc).__name__)
+            return _message(
+                request, "Not signed out",
+                "The portal's database did not answer, so the session could not be ended "
+                "everywhere. Try again in a moment.", 503, link=("/", "Back"),
+            )
+    renew_session(request)
+    return RedirectResponse("/auth/signed-out", status_code=303)
+
+
+@router.get("/auth/signed-out")
+async def signed_out(request: Request) -> Response:
+    return _message(request, "Signed out", "You are signed out of this portal.", 200,
+                    link=("/auth/sign-in", "Sign in again"))
+
+
+class GuestGate:
+    """Keeps visitors who are not signed in out of everything but the public paths when a
+    sign-in mode is configured, unless ``auth.allowGuests`` (then they read; permissions keep
+    them from acting). Runs inside the sign-in middleware, so the identity is resolved."""
+
+    def __init__(self, app: ASGIApp, portal: Portal) -> None:
+        self.app = app
+        self.portal = portal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        access = self.portal.access
+        if (
+            scope["type"] != "http" or access is None or self.portal.demo
+            # Without a sign-in mode `greenroom serve` refuses to start; a portal built
+            # directly (tests, embedding) lets guests read, as allowGuests would. Modes
+            # plugged in by name decide for themselves.
+            or access.settings.allow_guests
+            or access.settings.provider not in ("oidc", "proxy", "header")
+            or scope["path"].startswith(PUBLIC_PREFIXES) or scope["path"] == "/auth"
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if identity_of(request).authenticated:
+            await self.app(scope, receive, send)
+            return
+        response = self._refuse(request)
+        await response(scope, receive, send)
+
+    def _refuse(self, request: Request) -> Response:
+        oidc = self.portal.access is not None and self.portal.access.settings.provider == "oidc"
+        path = request.url.path
+        if path.startswith("/api/"):
+            hint = ("sign in, or send an API token as 'Authorization: Bearer <token>'"
+                    if oidc else "come through the portal's authenticating proxy")
+            return JSONResponse({"detail": f"Not signed in: {hint}."}, status_code=401)
+        if oidc and request.method in ("GET", "HEAD"):
+            target = path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/auth/sign-in?next=" + quote(target, safe=""),
+                                    status_code=303)
+        return _message(
+            request, "Not signed in",
+            "This portal takes who you are from its authenticating proxy, and this request "
+            "did not come through it." if not oidc else "Sign in to use this portal.",
+            401, link=("/auth/sign-in", "Sign in") if oidc else None,
+        )
+
+
+def setup(app: FastAPI) -> None:
+    return None

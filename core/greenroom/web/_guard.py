@@ -1,0 +1,157 @@
+"""Every action a page takes goes through here: permission, audit intent, vendor call, outcome.
+
+The request's identity, the entities the action concerns and the provider come from the page's
+handler; this module adds what only the web layer knows (the on-call read through the enabled
+providers, the request id) and turns a refusal into words for the person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from starlette.requests import Request
+
+from .._audit import AuditUnavailableError
+from .._exceptions import PermissionDeniedError
+from .._provider import Capability
+from ._context import portal_of
+from ._sign_in import identity_of
+
+if TYPE_CHECKING:
+    from .._entity import Entity
+    from .._identity import Identity
+
+log = logging.getLogger("greenroom.access")
+
+T = TypeVar("T")
+_MEMBERSHIP_SECONDS = 5.0
+
+
+class ActionRefused(Exception):
+    """The action was not taken; ``message`` says why, for the person who asked."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def request_id_of(request: Request) -> str | None:
+    state_id = getattr(request.state, "request_id", None)
+    return str(state_id) if state_id else request.headers.get("x-request-id")
+
+
+def oncall_lookup(request: Request) -> Callable[[Entity], Awaitable[bool | None]]:
+    """Whether the viewer is on call now for an entity at any provider (the providers' on-call
+    reads go through the portal's fetch cache). ``None`` when no provider could say."""
+    portal = portal_of(request)
+    viewer = identity_of(request)
+
+    async def is_on_call(entity: Entity) -> bool | None:
+        providers = [
+            h.provider for h in portal.providers()
+            if Capability.ON_CALL in h.provider.capabilities and h.provider.is_available(entity)
+        ]
+        if not providers:
+            return False
+        answers = await asyncio.gather(*(p.on_call(entity) for p in providers),
+                                       return_exceptions=True)
+        known = [a for a in answers if not isinstance(a, BaseException)]
+        if not known:
+            return None
+        return any(_is_viewer(e.person, viewer) for entries in known for e in entries)
+
+    return is_on_call
+
+
+def _is_viewer(person: object, viewer: Identity) -> bool:
+    email = (getattr(person, "email", None) or "").lower()
+    username = (getattr(person, "username", None) or "").lower()
+    return bool(
+        (viewer.email and email == viewer.email.lower())
+        or (username and username in {viewer.user_id.lower(), (viewer.email or "").lower()})
+    )
+
+
+async def entities_of_incident(
+    request: Request, provider: str, incident_id: str, claimed: Sequence[Entity]
+) -> list[Entity]:
+    """The ``claimed`` entities whose open incidents at ``provider`` (its id or its plugin's)
+    include ``incident_id``: a form names the entities, and only the vendor's answer makes
+    them count for permissions."""
+    handle = next((h for h in portal_of(request).providers()
+                   if provider in (h.provider.id, h.plugin_id)), None)
+    if handle is None:
+        return []
+
+    async def pages(entity: Entity) -> bool:
+        try:
+            found = await asyncio.wait_for(
+                handle.provider.list_incidents(entity), _MEMBERSHIP_SECONDS
+            )
+        except Exception:  # noqa: BLE001 - not shown to belong: it does not count
+            return False
+        return any(i.id == incident_id for i in found)
+
+    verdicts = await asyncio.gather(*(pages(e) for e in claimed))
+    return [e for e, ok in zip(claimed, verdicts, strict=True) if ok]
+
+
+async def deciding_entities(
+    request: Request, action: str, provider: str, incident_id: str | None,
+    claimed: Sequence[Entity],
+) -> list[Entity] | None:
+    """The entities a decision on an incident may rely on (``None``: all claimed), checked with
+    the vendor only when a rule decides by owner or on-call."""
+    if not incident_id or not entity_matters(request, action):
+        return None
+    return await entities_of_incident(request, provider, incident_id, claimed)
+
+
+def entity_matters(request: Request, action: str) -> bool:
+    """Whether a rule decides ``action`` by the entity (owner or on call)."""
+    access = portal_of(request).access
+    return access is not None and any(
+        rule.names(action) and ({"owner", "oncall"} & set(rule.allow))
+        for rule in access.permissions.rules
+    )
+
+
+async def guarded(
+    request: Request,
+    action: str,
+    call: Callable[[], Awaitable[T]],
+    *,
+    entities: Sequence[Entity] = (),
+    deciding: Sequence[Entity] | None = None,
+    provider: str | None = None,
+    provider_title: str | None = None,
+    incident_id: str | None = None,
+    summary: str = "",
+    outcome_of: Callable[[T], tuple[bool, str]] | None = None,
+    vendor_url: str | None = None,
+) -> T:
+    """Run ``call`` (the vendor call) if the viewer may do ``action``, recorded in the audit
+    trail before and after. ``ActionRefused`` when it must not run; nothing was sent."""
+    access = portal_of(request).access
+    if access is None:
+        return await call()
+    try:
+        return await access.perform(
+            identity_of(request), action, call, entities=entities, deciding=deciding,
+            oncall=oncall_lookup(request), provider=provider, incident_id=incident_id,
+            summary=summary, request_id=request_id_of(request), outcome_of=outcome_of,
+        )
+    except PermissionDeniedError as exc:
+        raise ActionRefused(exc.reason, 403) from exc
+    except AuditUnavailableError as exc:
+        where = provider_title or provider or "the vendor"
+        link = f" ({vendor_url})" if vendor_url else ""
+        raise ActionRefused(
+            "The portal cannot record actions right now (its database is unavailable), so "
+            f"nothing was sent to {where}. Act in {where}'s own web app instead{link}.",
+            503,
+        ) from exc
