@@ -36,11 +36,10 @@ def venv_factory() -> Callable[[Path], Path]:
 
 
 @pytest.fixture(autouse=True)
-def greenroom_data(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """Every portal a test starts keeps its generated files (the app secret) in its own folder,
-    never in the checkout's ``.greenroom/`` that other test runs share."""
+def _own_data_folder(tmp_path_factory: pytest.TempPathFactory,
+                     monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's portals keep their database, secret and files in a folder of their own,
+    never in the checkout's `.greenroom/` (which other tests, and engineers, share)."""
     folder = tmp_path_factory.mktemp("greenroom-data")
     monkeypatch.setenv("GREENROOM_DATA", str(folder))
     return folder
