@@ -64,10 +64,17 @@ def catalog_groups(catalog: Catalog | None, identity: Identity) -> set[str]:
     for entity in catalog.entities:
         if entity.kind.lower() != "group":
             continue
-        members = {group_key(str(m)).split(":")[-1] for m in entity.spec.get("members") or []}
+        members = {_member_key(str(m)) for m in entity.spec.get("members") or []}
         if members & user_names:
             groups.add(group_key(entity.name))
     return groups
+
+
+def _member_key(ref: str) -> str:
+    """``user:default/alex``, ``default/alex`` and ``alex`` all name the user ``alex``."""
+    key = ref.strip().lower()
+    key = key.removeprefix("user:")
+    return key.removeprefix("default/")
 
 
 @dataclass

@@ -8,6 +8,7 @@ Routes: ``GET /auth/sign-in?next=/path`` (to the identity provider), ``GET /auth
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -15,8 +16,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._audit import AuditUnavailableError
+from .._auth import actor_of
 from .._auth._oidc import OidcSessionBackend, oauth_client, safe_next
 from ._context import page_context, portal_of, render_page
+from ._guard import request_id_of
 from ._session import csrf_protected, renew_session
 from ._sign_in import identity_of
 
@@ -29,6 +33,7 @@ router = APIRouter(include_in_schema=False)
 _NEXT_KEY = "sign_in_next"
 # Paths a visitor reaches without signing in: signing in itself, assets, health, simulators.
 PUBLIC_PREFIXES = ("/auth/", "/static/", "/healthz", "/readyz", "/_simulators/", "/favicon")
+PROXY_PREFIX = "/api/proxy"
 
 
 def _oidc_backend(portal: Portal) -> OidcSessionBackend | None:
@@ -131,9 +136,16 @@ async def signed_out(request: Request) -> Response:
 
 
 class GuestGate:
-    """Keeps visitors who are not signed in out of everything but the public paths when a
-    sign-in mode is configured, unless ``auth.allowGuests`` (then they read; permissions keep
-    them from acting). Runs inside the sign-in middleware, so the identity is resolved."""
+    """Who may pass, before any handler runs.
+
+    - Keeps visitors who are not signed in out of everything but the public paths when a
+      sign-in mode is configured, unless ``auth.allowGuests`` (then they read; permissions keep
+      them from acting).
+    - Applies ``proxy.<route>`` to every request through ``/api/proxy/<route>``: a refusal is
+      answered here and counted in the audit trail per caller and minute; a state-changing
+      request is written to the audit trail before it goes upstream and completed after.
+
+    Runs inside the sign-in middleware, so the identity is resolved."""
 
     def __init__(self, app: ASGIApp, portal: Portal) -> None:
         self.app = app
@@ -141,14 +153,21 @@ class GuestGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         access = self.portal.access
+        if scope["type"] != "http" or access is None:
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if path.startswith(PROXY_PREFIX + "/"):
+            await self._proxy(scope, receive, send)
+            return
         if (
-            scope["type"] != "http" or access is None or self.portal.demo
+            self.portal.demo
             # Without a sign-in mode `greenroom serve` refuses to start; a portal built
             # directly (tests, embedding) lets guests read, as allowGuests would. Modes
             # plugged in by name decide for themselves.
             or access.settings.allow_guests
             or access.settings.provider not in ("oidc", "proxy", "header")
-            or scope["path"].startswith(PUBLIC_PREFIXES) or scope["path"] == "/auth"
+            or path.startswith(PUBLIC_PREFIXES)
         ):
             await self.app(scope, receive, send)
             return
@@ -158,6 +177,66 @@ class GuestGate:
             return
         response = self._refuse(request)
         await response(scope, receive, send)
+
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        access = self.portal.access
+        assert access is not None
+        raw = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]
+        found = self.portal.proxy.match(raw[len(PROXY_PREFIX):])
+        if found is None or found[0].credentials == "dangerously-allow-unauthenticated":
+            await self.app(scope, receive, send)
+            return
+        endpoint = found[0]
+        action = f"proxy.{endpoint.route.strip('/')}"
+        request = Request(scope, receive)
+        identity = identity_of(request)
+        decision = access.decide(identity, action)
+        actor = actor_of(identity)
+        if not identity.authenticated:
+            peer = request.client.host if request.client else "unknown"
+            actor = replace(actor, user_id=f"guest:{peer}")
+        method = scope["method"].upper()
+        summary = f"{method} {scope['path']}"
+        if not decision.allowed:
+            await access.audit.refused(
+                actor, action, decision.reason, provider=endpoint.route.strip("/"),
+                summary=summary, request_id=request_id_of(request), per_minute=True,
+            )
+            status = 401 if not identity.authenticated else 403
+            name = "AuthenticationError" if status == 401 else "PermissionDeniedError"
+            response = JSONResponse(
+                {"error": {"name": name, "message": decision.reason}}, status_code=status
+            )
+            await response(scope, receive, send)
+            return
+        if method in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        status_seen: list[int] = []
+
+        async def send_status(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status_seen.append(int(message["status"]))
+            await send(message)
+
+        try:
+            async with access.audit.action(
+                actor, action, provider=endpoint.route.strip("/"), summary=summary,
+                request_id=request_id_of(request),
+            ) as record:
+                await self.app(scope, receive, send_status)
+                if not status_seen or status_seen[0] >= 400:
+                    record.fail(f"upstream answered {status_seen[0] if status_seen else 'nothing'}")
+                else:
+                    record.message = f"upstream answered {status_seen[0]}"
+        except AuditUnavailableError:
+            response = JSONResponse(
+                {"error": {"name": "ServiceUnavailableError", "message":
+                           "The portal cannot record actions right now (its database is "
+                           "unavailable), so nothing was sent upstream."}},
+                status_code=503,
+            )
+            await response(scope, receive, send)
 
     def _refuse(self, request: Request) -> Response:
         oidc = self.portal.access is not None and self.portal.access.settings.provider == "oidc"

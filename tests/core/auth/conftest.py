@@ -1,0 +1,134 @@
+"""A real portal and a real PagerDuty simulator, each served by uvicorn on loopback, so that the
+TCP peer, the session cookie and every request the vendor receives are the real thing."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from greenroom._portal import Portal, build_portal
+from greenroom.web import create_app
+from greenroom_pagerduty._demo import DEMO_CATALOG
+from greenroom_pagerduty.simulator import CHECKOUT_SERVICE_ID, create_app as create_simulator
+
+SIM_TOKEN = "auth-test-pagerduty-token"
+CHECKOUT = "/catalog/default/component/checkout-api"
+# People of the simulated PagerDuty account, each with one way of being allowed.
+OWNER = "linus.torvalds@example.com"  # in team-commerce, which owns checkout-api (catalog)
+ONCALL = "grace.hopper@example.com"  # second level of Checkout's escalation policy
+IN_GROUP = "katherine.johnson@example.com"  # the proxy says: groups sre
+NAMED = "barbara.liskov@example.com"  # named by a user: rule
+EXTRA_CATALOG = """\
+---
+apiVersion: backstage.io/v1alpha1
+kind: User
+metadata: {name: linus}
+spec: {profile: {email: linus.torvalds@example.com}, memberOf: [team-commerce]}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata: {name: team-commerce}
+spec: {type: team, children: []}
+"""
+
+
+def serve(app: Any) -> tuple[str, Callable[[], None]]:
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", proxy_headers=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+@dataclass
+class Live:
+    url: str
+    portal: Portal
+    simulator_url: str
+    simulator: Any
+    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def sim_state(self) -> Any:
+        return self.simulator.state.pagerduty
+
+    @property
+    def recorded(self) -> list[Any]:
+        return list(self.simulator.state.control.requests)
+
+    def writes(self) -> list[tuple[str, str, str | None]]:
+        """Every state-changing request the vendor received: (method, path, From)."""
+        return [
+            (r.method, r.path, {k.lower(): v for k, v in r.headers.items()}.get("from"))
+            for r in self.recorded if r.method in ("POST", "PUT", "DELETE")
+        ]
+
+    def new_incident(self, title: str) -> str:
+        incident = self.sim_state.trigger(CHECKOUT_SERVICE_ID, title, f"key-{title}", "high")
+        return str(incident.id)
+
+    def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=headers or {}, timeout=60)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+@pytest.fixture
+def live_portal(tmp_path: Path) -> Iterator[Callable[[str], Live]]:
+    """``live_portal(extra_config)``: a portal over the simulator with ``extra_config`` (YAML)."""
+    made: list[Live] = []
+
+    def make(extra: str) -> Live:
+        simulator = create_simulator(token=SIM_TOKEN)
+        sim_url, stop_sim = serve(simulator)
+        (tmp_path / "catalog-info.yaml").write_text(DEMO_CATALOG + EXTRA_CATALOG)
+        config = tmp_path / "app-config.yaml"
+        config.write_text(
+            "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
+            "proxy:\n  endpoints:\n    /pagerduty:\n"
+            f"      target: {sim_url}\n"
+            f"      headers: {{Authorization: 'Token token={SIM_TOKEN}'}}\n"
+            f"pagerDuty:\n  eventsBaseUrl: {sim_url}/v2\n"
+            "plugins:\n  splunk-on-call: {enabled: false}\n"
+            + textwrap.dedent(extra)
+        )
+        # The portal's own URL is known only once it listens: build it for a placeholder
+        # port, then serve; the proxy routes point at the simulator, not at the portal.
+        portal = build_portal([config], demo=False, base_url="http://127.0.0.1:9")
+        app = create_app(portal)
+        url, stop_portal = serve(app)
+        portal.base_url = url
+        live = Live(url, portal, sim_url, simulator, [stop_portal, stop_sim])
+        made.append(live)
+        return live
+
+    yield make
+    for live in made:
+        for stop in live.stops:
+            stop()
