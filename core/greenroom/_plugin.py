@@ -51,6 +51,10 @@ class CardContext:
     form: Mapping[str, str] = field(default_factory=dict)
     #: Which form (action name) ``form`` belongs to.
     form_action: str | None = None
+    #: May the viewer use each of the card's actions? ``permissions["incident.resolve"]`` (or
+    #: ``"<plugin-id>.<action>"``) has ``allowed`` and ``reason``: render a refused action's
+    #: button disabled, with the reason, rather than hiding it. Empty when nothing is checked.
+    permissions: Mapping[str, Any] = field(default_factory=dict)
     render_template: Callable[..., Markup] = field(default=lambda *a, **k: "")  # type: ignore[assignment,return-value]
 
     def action_url(self, action: str) -> str:

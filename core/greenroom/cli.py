@@ -133,6 +133,10 @@ def _serve(args: argparse.Namespace) -> int:
             base_url=f"http://{internal_host}:{args.port}",
             demo=True if args.demo else None,
         )
+        from ._auth import require_sign_in_choice, uvicorn_forwarding, warn_about_legacy
+
+        auth = require_sign_in_choice(portal.config, demo=portal.demo)
+        warn_about_legacy(auth)
     except GreenroomError as exc:
         _print_error(exc)
         return 1
@@ -143,7 +147,8 @@ def _serve(args: argparse.Namespace) -> int:
             )
     mode = "demo" if portal.demo else ", ".join(paths)
     print(f"Greenroom ({mode}) on http://{internal_host}:{args.port}", flush=True)
-    uvicorn.run(create_app(portal), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(portal), host=args.host, port=args.port, log_level="warning",
+                **uvicorn_forwarding(auth))
     return 0
 
 
@@ -181,6 +186,9 @@ def _config_check(args: argparse.Namespace) -> int:
         return 2
     try:
         portal = _build(args, demo=False)
+        from ._auth import require_sign_in_choice
+
+        require_sign_in_choice(portal.config, demo=False)
     except GreenroomError as exc:
         _print_error(exc)
         return 1

@@ -32,6 +32,8 @@ CONFIG = textwrap.dedent(
             X-VO-Api-Id: ${SPLUNK_ON_CALL_API_ID}
             X-VO-Api-Key: ${SPLUNK_ON_CALL_API_KEY}
           allowedMethods: ['GET']
+    auth:
+      allowGuests: true
     """
 )
 
@@ -133,3 +135,48 @@ def test_plugins_reflects_disabling_in_config(tmp_path: Path) -> None:
     states = {record["id"]: record["state"] for record in json.loads(result.stdout)}
     assert states["pagerduty"] == "disabled"
     assert states["splunk-on-call"] != "disabled"
+
+
+NO_SIGN_IN = "proxy:\n  endpoints:\n    /vendor: {target: 'http://127.0.0.1:9'}\n"
+
+
+def test_serve_and_config_check_refuse_a_config_without_a_sign_in_choice(tmp_path: Path) -> None:
+    path = tmp_path / "app-config.yaml"
+    path.write_text(NO_SIGN_IN)
+    for command in (("config", "check"), ("serve", "--port", "0")):
+        result = greenroom(*command, "--config", str(path), env={}, cwd=tmp_path)
+        assert result.returncode == 1, command
+        for choice in ("auth.provider: oidc", "auth.provider: proxy", "auth.allowGuests: true"):
+            assert choice in result.stderr, (command, result.stderr)
+    # Commands that serve nobody are unaffected.
+    listed = greenroom("plugins", "--json", "--config", str(path), env={}, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+
+
+def test_the_legacy_identity_section_warns_and_trusts_nobody_yet(tmp_path: Path) -> None:
+    path = tmp_path / "app-config.yaml"
+    path.write_text(NO_SIGN_IN + "identity:\n  header: X-Forwarded-Email\n")
+    result = greenroom("config", "check", "--config", str(path), env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    from greenroom._auth import auth_settings
+    from greenroom._config import load_config
+
+    settings = auth_settings(load_config([path], env={}))
+    assert settings.provider == "proxy" and settings.legacy_identity
+    assert settings.proxy is not None and settings.proxy.header == "X-Forwarded-Email"
+    assert settings.proxy.trusted_proxies == []
+
+
+def test_uvicorn_believes_x_forwarded_for_only_when_asked_and_only_from_the_trusted() -> None:
+    from greenroom._auth import auth_settings, uvicorn_forwarding
+    from greenroom._config import Config
+
+    plain = Config({"auth": {"provider": "proxy", "proxy": {
+        "header": "X-Forwarded-Email", "trustedProxies": ["10.0.0.0/8"]}}})
+    assert uvicorn_forwarding(auth_settings(plain)) == {"proxy_headers": False}
+    asked = Config({"auth": {"provider": "proxy", "proxy": {
+        "header": "X-Forwarded-Email", "trustedProxies": ["10.0.0.0/8", "192.168.0.1"],
+        "trustForwardedFor": True}}})
+    assert uvicorn_forwarding(auth_settings(asked)) == {
+        "proxy_headers": True, "forwarded_allow_ips": "10.0.0.0/8,192.168.0.1",
+    }

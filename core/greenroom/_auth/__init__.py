@@ -13,6 +13,7 @@ from ._settings import (
     AuthSettings,
     auth_settings,
     require_sign_in_choice,
+    uvicorn_forwarding,
     warn_about_legacy,
 )
 
@@ -52,5 +53,6 @@ __all__ = [
     "permission_action",
     "plugin_actions",
     "require_sign_in_choice",
+    "uvicorn_forwarding",
     "warn_about_legacy",
 ]

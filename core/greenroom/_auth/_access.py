@@ -125,7 +125,10 @@ class Access:
 
         settings = self.settings
         if self.demo and settings.provider is None:
-            return [DemoBackend()]
+            from .._identity import guest_identity
+            from ._demo import demo_user
+
+            return [DemoBackend(demo_user(guest_identity(config)))]
         tokens: list[Any] = [ApiTokenBackend(settings.api_tokens)] if settings.api_tokens else []
         if settings.provider == "oidc":
             assert settings.oidc is not None

@@ -108,6 +108,8 @@ class ProxySettings(_Model):
     name_header: str | None = Field(None, alias="nameHeader")
     groups_header: str | None = Field(None, alias="groupsHeader")
     trusted_proxies: list[str] = Field(default_factory=list, alias="trustedProxies")
+    #: Let uvicorn take the client address from X-Forwarded-For, from trustedProxies only.
+    trust_forwarded_for: bool = Field(False, alias="trustForwardedFor")
     jwt: JwtSettings | None = None
 
     @field_validator("trusted_proxies")
@@ -181,6 +183,17 @@ def require_sign_in_choice(config: Config, *, demo: bool) -> AuthSettings:
     if not demo and settings.provider is None and not settings.allow_guests:
         raise ConfigError(NO_SIGN_IN_CHOSEN, key_path="auth.provider")
     return settings
+
+
+def uvicorn_forwarding(settings: AuthSettings) -> dict[str, Any]:
+    """uvicorn's options for ``X-Forwarded-For``. uvicorn believes it from 127.0.0.1 by default,
+    which would let anything on the portal's host choose the peer address that
+    ``trustedProxies`` is checked against; it is off unless the operator asks
+    (``auth.proxy.trustForwardedFor``), and then only from the same trusted list."""
+    proxy = settings.proxy
+    if proxy is None or not proxy.trust_forwarded_for or not proxy.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(proxy.trusted_proxies)}
 
 
 def warn_about_legacy(settings: AuthSettings) -> None:

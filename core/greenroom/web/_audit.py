@@ -3,6 +3,7 @@ query parameters; ``{"entries": [...], "next": cursor}``). Both need ``audit.rea
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -109,6 +110,26 @@ async def audit_page(request: Request) -> Response:
         until_value=_local(request.query_params.get("until")),
     )
     return render_page(request, "audit.html", ctx, status_code=status)
+
+
+RECENT_LIMIT = 5
+# The entity page's head waits for this read; a slow database leaves the section out.
+RECENT_SECONDS = 1.0
+
+
+async def recent_actions(request: Request, entity_ref: str) -> list[Any] | None:
+    """The entity's latest audit entries for its page, or None (not allowed, or unreadable)."""
+    if _refusal(request) is not None:
+        return None
+    access = portal_of(request).access
+    assert access is not None
+    try:
+        page = await asyncio.wait_for(
+            access.audit.query(AuditQuery(entity=entity_ref, limit=RECENT_LIMIT)), RECENT_SECONDS
+        )
+    except (DatabaseError, TimeoutError):
+        return None
+    return page.entries
 
 
 def _local(value: str | None) -> str:

@@ -161,7 +161,7 @@ class GuestGate:
             await self._proxy(scope, receive, send)
             return
         if (
-            self.portal.demo
+            (self.portal.demo and access.settings.provider is None)
             # Without a sign-in mode `greenroom serve` refuses to start; a portal built
             # directly (tests, embedding) lets guests read, as allowGuests would. Modes
             # plugged in by name decide for themselves.

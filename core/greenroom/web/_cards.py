@@ -60,6 +60,14 @@ def card_context(portal: Portal, card: Card, entity: Entity, viewer: ViewerConte
     )
 
 
+async def card_permissions(
+    portal: Portal, card: Card, entity: Entity, identity: Any
+) -> dict[str, Any]:
+    from ._guard import card_permissions as decide
+
+    return await decide(portal, card, entity, identity)
+
+
 def error_box(plugin_id: str, title: str, message: str) -> Markup:
     return Markup(
         '<section class="card card-error" role="alert" aria-label="{title}">'
@@ -96,6 +104,7 @@ async def render_card(
     """The card's HTML, or its error box. Never raises."""
     try:
         ctx = card_context(portal, card, entity, viewer)
+        ctx.permissions = await card_permissions(portal, card, entity, viewer.identity)
         html = await asyncio.wait_for(card.render(ctx), timeout=card.timeout)
         return Markup(html)
     except TimeoutError:

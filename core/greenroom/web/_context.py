@@ -29,6 +29,9 @@ def page_context(request: Request, *, nav: str = "") -> dict[str, Any]:
         "demo": portal.demo,
         "nav": nav,
         "portal_title": portal.config.get("app.title", "Greenroom"),
+        # A guest on a portal that signs in with an identity provider gets a Sign in link.
+        "sign_in_offered": portal.access is not None
+        and portal.access.settings.provider == "oidc",
     }
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 from starlette.requests import Request
 
 from .._audit import AuditUnavailableError
+from .._auth import permission_action
 from .._exceptions import PermissionDeniedError
 from .._provider import Capability
 from ._context import portal_of
@@ -23,6 +24,9 @@ from ._sign_in import identity_of
 if TYPE_CHECKING:
     from .._entity import Entity
     from .._identity import Identity
+    from .._permissions import Decision
+    from .._plugin import Card
+    from .._portal import Portal
 
 log = logging.getLogger("greenroom.access")
 
@@ -47,9 +51,35 @@ def request_id_of(request: Request) -> str | None:
 def oncall_lookup(request: Request) -> Callable[[Entity], Awaitable[bool | None]]:
     """Whether the viewer is on call now for an entity at any provider (the providers' on-call
     reads go through the portal's fetch cache). ``None`` when no provider could say."""
-    portal = portal_of(request)
-    viewer = identity_of(request)
+    return oncall_lookup_for(portal_of(request), identity_of(request))
 
+
+async def card_permissions(
+    portal: Portal, card: Card, entity: Entity, viewer: Identity
+) -> dict[str, Decision]:
+    """The decision for each of a card's actions, for its buttons (one on-call read at most)."""
+    access = portal.access
+    if access is None or not card.actions:
+        return {}
+    lookup = oncall_lookup_for(portal, viewer)
+    memo: dict[str, bool | None] = {}
+
+    async def once(target: Entity) -> bool | None:
+        if target.ref not in memo:
+            memo[target.ref] = await lookup(target)
+        return memo[target.ref]
+
+    decisions: dict[str, Decision] = {}
+    for name in card.actions:
+        action = permission_action(card.plugin_id, name)
+        targets = await access.targets(viewer, action, [entity], once)
+        decisions[action] = access.decide(viewer, action, targets)
+    return decisions
+
+
+def oncall_lookup_for(
+    portal: Portal, viewer: Identity
+) -> Callable[[Entity], Awaitable[bool | None]]:
     async def is_on_call(entity: Entity) -> bool | None:
         providers = [
             h.provider for h in portal.providers()

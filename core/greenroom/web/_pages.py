@@ -15,6 +15,7 @@ from .._auth import permission_action
 from .._entity import Entity
 from .._exceptions import ProviderError
 from .._plugin import ActionResult
+from ._audit import recent_actions
 from ._cards import (
     ViewerContext,
     available_cards,
@@ -102,7 +103,8 @@ async def _entity_response(
     cards = await available_cards(portal, entity)
     before = getattr(request.app.state, "before_cards", None)
     extra = await before(portal, entity, cards, viewer) if before else None
-    ctx.update(entity=entity, cards=cards, slot=loading_slot, before_cards=extra)
+    ctx.update(entity=entity, cards=cards, slot=loading_slot, before_cards=extra,
+               recent_actions=await recent_actions(request, entity.ref))
     html = request.app.state.templates.get_template("greenroom/entity.html").render(ctx)
     head, _, tail = html.partition(CARDS_MARKER)
 
@@ -176,7 +178,7 @@ async def card_action(
     ctx = page_context(request)
     viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
     permission = permission_action(card.plugin_id, action)
-    incident_id = (form.get("incident_id") or "").strip() or None
+    incident_id = (form.get("incident_id") or form.get("incident") or "").strip() or None
     try:
         result = await guarded(
             request, permission,
