@@ -338,26 +338,29 @@ class IndexCache(Generic[T]):
         if stored is not None and stored[0] > time.monotonic():
             return stored[1]
         pending = self._building.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._building[key] = future
+        if pending is None:
+            # The build runs as a task of its own: a caller that gives up (a card's time
+            # budget) must not cancel the read everyone else is waiting for.
+            pending = asyncio.ensure_future(self._build(key, build))
+            # Retrieve a failure even when every caller has given up, so it is not logged
+            # as never retrieved.
+            pending.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._building[key] = pending
+        return await asyncio.shield(pending)
+
+    async def _build(self, key: Hashable, build: Callable[[], Awaitable[T]]) -> T:
         generation = self._generation
+        me = asyncio.current_task()
         try:
             self.builds += 1
             value = await build()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
         finally:
-            if self._building.get(key) is future:
+            if self._building.get(key) is me:
                 del self._building[key]
         # An action invalidated while this build was reading: its answer may predate the
         # change, so hand it to those who asked but do not keep it.
         if self.ttl > 0 and generation == self._generation:
             self._values[key] = (time.monotonic() + self.ttl, value)
-        future.set_result(value)
         return value
 
     def invalidate(self, match: Callable[[Hashable], bool] | None = None) -> int:
