@@ -19,7 +19,8 @@ import uvicorn
 from greenroom._portal import Portal, build_portal
 from greenroom.web import create_app
 from greenroom_pagerduty._demo import DEMO_CATALOG
-from greenroom_pagerduty.simulator import CHECKOUT_SERVICE_ID, create_app as create_simulator
+from greenroom_pagerduty.simulator import CHECKOUT_SERVICE_ID
+from greenroom_pagerduty.simulator import create_app as create_simulator
 
 SIM_TOKEN = "auth-test-pagerduty-token"
 CHECKOUT = "/catalog/default/component/checkout-api"
