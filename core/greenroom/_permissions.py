@@ -96,9 +96,6 @@ class Decision:
     # True when the answer hangs on an on-call read that is not known yet.
     pending: bool = False
 
-    def __bool__(self) -> bool:
-        return self.allowed
-
 
 @dataclass
 class Permissions:

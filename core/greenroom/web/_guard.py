@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.requests import Request
 
@@ -74,6 +74,35 @@ async def card_permissions(
         action = permission_action(card.plugin_id, name)
         targets = await access.targets(viewer, action, [entity], once)
         decisions[action] = access.decide(viewer, action, targets)
+    return decisions
+
+
+async def incident_row_permissions(
+    request: Request, rows: Sequence[Any]
+) -> dict[tuple[str, str, str], Decision]:
+    """Decisions for the /incidents rows' buttons, by (provider id, incident id, action): an
+    incident paging several entities may be acted on by whoever may act on any of them."""
+    portal = portal_of(request)
+    access = portal.access
+    if access is None:
+        return {}
+    viewer = identity_of(request)
+    lookup = oncall_lookup_for(portal, viewer)
+    memo: dict[str, bool | None] = {}
+
+    async def once(target: Entity) -> bool | None:
+        if target.ref not in memo:
+            memo[target.ref] = await lookup(target)
+        return memo[target.ref]
+
+    decisions: dict[tuple[str, str, str], Decision] = {}
+    for row in rows:
+        for name in row.actions:
+            action = f"incident.{name}"
+            targets = await access.targets(viewer, action, list(row.entities), once)
+            decisions[(row.provider.id, row.incident.id, name)] = access.decide(
+                viewer, action, targets
+            )
     return decisions
 
 
@@ -179,9 +208,27 @@ async def guarded(
         raise ActionRefused(exc.reason, 403) from exc
     except AuditUnavailableError as exc:
         where = provider_title or provider or "the vendor"
-        link = f" ({vendor_url})" if vendor_url else ""
+        if vendor_url is None and provider and incident_id and entities:
+            vendor_url = await _incident_url(request, provider, incident_id, entities[0])
+        link = f": {vendor_url}" if vendor_url else ""
         raise ActionRefused(
             "The portal cannot record actions right now (its database is unavailable), so "
-            f"nothing was sent to {where}. Act in {where}'s own web app instead{link}.",
+            f"nothing was sent to {where}. Act in {where}'s own web app instead{link}",
             503,
         ) from exc
+
+
+async def _incident_url(
+    request: Request, provider: str, incident_id: str, entity: Entity
+) -> str | None:
+    """The incident's page at the vendor, from the (cached) read of the entity's incidents."""
+    handle = next((h for h in portal_of(request).providers()
+                   if provider in (h.provider.id, h.plugin_id)), None)
+    if handle is None:
+        return None
+    try:
+        found = await asyncio.wait_for(handle.provider.list_incidents(entity),
+                                       _MEMBERSHIP_SECONDS)
+    except Exception:  # noqa: BLE001 - no link then; the message still says where to act
+        return None
+    return next((i.url for i in found if i.id == incident_id and i.url), None)

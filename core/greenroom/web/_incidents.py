@@ -32,7 +32,7 @@ from .._provider import (
     OnCallEntry,
 )
 from ._context import page_context, portal_of, render_page
-from ._guard import ActionRefused, deciding_entities, guarded
+from ._guard import ActionRefused, deciding_entities, guarded, incident_row_permissions
 from ._session import csrf_protected, flash
 from ._sign_in import identity_of
 
@@ -262,6 +262,7 @@ async def _incidents_page(
         ctx["flash"] = alert
     ctx.update(
         rows=shown,
+        permissions=await incident_row_permissions(request, shown),
         total=len(rows),
         failures=[f for f in failures if not f.unknown],
         banner=failure_banner(failures),

@@ -146,3 +146,31 @@ async def test_every_attempt_is_in_the_audit_trail_and_refusals_name_the_rule(
     assert refused.provider == "pagerduty" and refused.incident_id
     [proxied] = [e for e in entries if e.action == "proxy.pagerduty"]
     assert (proxied.outcome, proxied.count) == ("refused", 3)
+
+
+def test_buttons_the_viewer_may_not_use_are_disabled_with_the_reason(
+    live_portal: Callable[[str], Live],
+) -> None:
+    import re
+
+    live = live_portal(RULES)
+    live.new_incident("buttons")
+
+    def buttons(html: str, label: str) -> list[str]:
+        return re.findall(rf"<button[^>]*>{label}</button>", html)
+
+    with live.client(VIEWERS["on-call"]) as client:
+        card = client.get(CHECKOUT).text
+        incidents = client.get("/incidents").text
+    # On call: acknowledging is allowed, resolving (owner only) is shown but disabled.
+    assert buttons(card, "Acknowledge") and not any(
+        "disabled" in b for b in buttons(card, "Acknowledge"))
+    assert buttons(card, "Resolve") and all("disabled" in b for b in buttons(card, "Resolve"))
+    assert "permissions.rules[2]" in card
+    row_resolve = [b for b in re.findall(r"<button[^>]*>Resolve</button>", incidents)]
+    assert row_resolve and all("disabled" in b for b in row_resolve)
+
+    with live.client(VIEWERS["guest"]) as client:
+        page = client.get(CHECKOUT).text
+    assert all("disabled" in b for b in buttons(page, "Acknowledge"))
+    assert "Guests cannot act" in page
