@@ -20,6 +20,7 @@ from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import create_proxy_router
 from .._render import configure
 from . import _api_routes, _pages
+from ._context import path_for
 from ._session import Sessions
 from ._sign_in import SignInMiddleware, identity_of
 
@@ -33,6 +34,7 @@ def _templates() -> Jinja2Templates:
         loader=jinja2.PrefixLoader({"greenroom": jinja2.PackageLoader("greenroom", "templates")}),
         autoescape=True,
     )
+    env.globals["path_for"] = path_for
     return Jinja2Templates(env=configure(env))
 
 
