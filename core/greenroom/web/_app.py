@@ -18,9 +18,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._core_apis import RequestIdentity
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
-from .._proxy import create_proxy_router
+from .._proxy import ProxyDispatch, ProxyHandler, create_proxy_router
 from .._render import configure
 from . import _api_routes, _pages
+from ._access_log import AccessLogMiddleware
 from ._session import Session
 
 log = logging.getLogger("greenroom.web")
@@ -40,7 +41,9 @@ class _IdentityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        token = RequestIdentity.bind(self.portal.identity_for(headers))
+        identity = self.portal.identity_for(headers)
+        scope.setdefault("state", {})["identity"] = identity
+        token = RequestIdentity.bind(identity)
         try:
             await self.app(scope, receive, send)
         finally:
@@ -77,17 +80,18 @@ def create_app(portal: Portal) -> FastAPI:
     app.state.portal = portal
     app.state.session = Session()
     app.state.templates = _templates()
+    # The proxy route skips routing on its hot path: its dispatcher is the innermost middleware,
+    # so sign-in, the access log and security headers still wrap it.
+    proxy = ProxyHandler(
+        portal.proxy,
+        client=lambda: portal.fetch.session,
+        identity=lambda request: request.state.identity,
+    )
+    app.add_middleware(ProxyDispatch, handler=proxy)
     app.add_middleware(_IdentityMiddleware, portal=portal)
 
     app.include_router(_api_routes.router)
-    app.include_router(
-        create_proxy_router(
-            portal.proxy,
-            client=lambda: portal.fetch.client,
-            identity=lambda request: portal.identity_for(request.headers),
-        ),
-        prefix="/api/proxy",
-    )
+    app.include_router(create_proxy_router(portal.proxy, handler=proxy), prefix="/api/proxy")
     _include_optional_routers(app)
     for plugin_id, router in portal.contributions.routes.items():
         app.include_router(router, prefix=f"/api/{plugin_id}", tags=[plugin_id])
@@ -105,6 +109,7 @@ def create_app(portal: Portal) -> FastAPI:
             return _pages.render_message(request, heading, str(exc.detail), exc.status_code)
         return await http_exception_handler(request, exc)
 
+    app.add_middleware(AccessLogMiddleware)  # outermost: it times and logs everything
     return app
 
 
