@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -32,6 +32,9 @@ from ._proxy_config import (
     parse_proxy_config,
 )
 from ._proxy_http import ProxyDispatch, ProxyHandler, create_proxy_router
+
+#: Headers of a route that change at run time (a plugin's OAuth token), asked per request.
+HeaderSource = Callable[[], Awaitable[Mapping[str, str]]]
 
 # --- routing and path safety --------------------------------------------------------------------
 
@@ -99,6 +102,12 @@ class ProxyRoutes:
         self.mount_path = self.base_url.raw_path.split(b"?", 1)[0].rstrip(b"/")
         # Longest route first, so `/pagerduty/events` wins over `/pagerduty`.
         self._ordered = sorted(self.endpoints.values(), key=lambda e: len(e.route), reverse=True)
+        self.header_sources: dict[str, HeaderSource] = {}
+
+    def use_header_source(self, route: str, source: HeaderSource) -> None:
+        """Add ``await source()``'s headers to requests of ``route`` through ``/api/proxy``
+        (after the configured ones). Plugin clients in-process add such headers themselves."""
+        self.header_sources["/" + route.strip("/")] = source
 
     def __repr__(self) -> str:
         return f"ProxyRoutes({sorted(self.endpoints)!r}, {str(self.base_url)!r})"
@@ -208,6 +217,7 @@ def _rewritten(endpoint: ProxyEndpoint, raw_relative_path: bytes) -> str:
 __all__ = [
     "SAFE_HEADERS",
     "Credentials",
+    "HeaderSource",
     "ProxyDispatch",
     "ProxyEndpoint",
     "ProxyHandler",

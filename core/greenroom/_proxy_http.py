@@ -273,6 +273,22 @@ class ProxyHandler:
         if not endpoint.change_origin and caller_host:
             headers.append(("host", caller_host.decode("latin-1")))
         headers += rules.added
+        source = routes.header_sources.get(endpoint.route) if routes.header_sources else None
+        secrets: list[bytes] = []
+        if source is not None:
+            try:
+                fresh = dict(await source())
+            except Exception as exc:  # a plugin's token source: name the failure, not its text
+                logger.warning("Proxy route %s: no credentials (%s)", endpoint.route,
+                               type(exc).__name__)
+                await _send_error(send, 502, "BadGatewayError",
+                                  f"Proxy route {endpoint.route}: could not get credentials for "
+                                  "the upstream")
+                return
+            names = {name.lower() for name in fresh}
+            headers = [(k, v) for k, v in headers if k.lower() not in names]
+            headers.extend(fresh.items())
+            secrets = [value.encode("latin-1") for value in fresh.values() if value]
 
         body: bytes | AsyncIterator[bytes] | None = None
         if chunked or (length is not None and length != b"0"):
@@ -305,7 +321,7 @@ class ProxyHandler:
             await self._unreachable(send, endpoint, exc)
             return
         try:
-            await self._respond(send, method, answer, rules)
+            await self._respond(send, method, answer, rules, secrets)
         finally:
             await answer.close()
 
@@ -317,8 +333,12 @@ class ProxyHandler:
                           f"Proxy route {endpoint.route}: the upstream is unreachable")
 
     @staticmethod
-    async def _respond(send: Send, method: str, answer: _Answer, rules: _Rules) -> None:
+    async def _respond(
+        send: Send, method: str, answer: _Answer, rules: _Rules, secrets: list[bytes]
+    ) -> None:
         headers = rules.response_headers(answer.raw_headers)
+        if secrets:  # run-time credentials (a plugin's token) are never echoed either
+            headers = [(k, v) for k, v in headers if not any(s in v for s in secrets)]
         if method == "HEAD":
             await send({"type": "http.response.start", "status": answer.status,
                         "headers": headers})
