@@ -208,7 +208,9 @@ def _rewritten(endpoint: ProxyEndpoint, raw_relative_path: bytes) -> str:
                 rewritten = re.sub(pattern, replacement, rewritten, count=1)
                 break
     else:
+        # A checked path cut at a segment boundary stays checked: no second pass needed.
         rewritten = rewritten[len(endpoint.route.rstrip("/")) :]
+        return "/" + rewritten.lstrip("/") if rewritten else ""
     rewritten = "/" + rewritten.lstrip("/") if rewritten else ""
     check_raw_path(rewritten.encode("ascii"))
     return rewritten

@@ -215,7 +215,11 @@ class ProxyHandler:
             return
         endpoint = found[0]
         if endpoint.credentials != "dangerously-allow-unauthenticated":
-            caller = self.identity(Request(scope))
+            # The sign-in middleware's answer when it ran (it resolves who is asking once).
+            state = scope.get("state")
+            caller = state.get("identity") if state else None
+            if caller is None:
+                caller = self.identity(Request(scope))
             if not caller.authenticated:
                 await _send_error(
                     send, 401, "AuthenticationError",
