@@ -15,15 +15,15 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._core_apis import RequestIdentity
+from .._data import app_secret
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import ProxyDispatch, ProxyHandler, create_proxy_router
 from .._render import configure
 from . import _api_routes, _pages
 from ._access_log import AccessLogMiddleware
-from ._session import Session
+from ._session import Sessions
+from ._sign_in import SignInMiddleware, identity_of
 
 log = logging.getLogger("greenroom.web")
 
@@ -35,29 +35,6 @@ _NO_NATIVE_TELEMETRY: dict[str, Any] = (
     if "telemetry" in inspect.signature(FastAPI.__init__).parameters
     else {}
 )
-
-
-class _IdentityMiddleware:
-    """Binds the request's identity so `core.identity` answers for the current viewer."""
-
-    def __init__(self, app: ASGIApp, portal: Portal) -> None:
-        self.app = app
-        self.portal = portal
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        identity = self.portal.identity_for(headers)
-        scope.setdefault("state", {})["identity"] = identity
-        token = RequestIdentity.bind(identity)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            from .._core_apis import _current_identity
-
-            _current_identity.reset(token)
 
 
 def _templates() -> Jinja2Templates:
@@ -87,17 +64,16 @@ def create_app(portal: Portal) -> FastAPI:
         **_NO_NATIVE_TELEMETRY,
     )
     app.state.portal = portal
-    app.state.session = Session()
     app.state.templates = _templates()
     # The proxy route skips routing on its hot path: its dispatcher is the innermost middleware,
     # so sign-in, the access log and security headers still wrap it.
-    proxy = ProxyHandler(
-        portal.proxy,
-        client=lambda: portal.fetch.session,
-        identity=lambda request: request.state.identity,
-    )
+    proxy = ProxyHandler(portal.proxy, client=lambda: portal.fetch.session, identity=identity_of)
     app.add_middleware(ProxyDispatch, handler=proxy)
-    app.add_middleware(_IdentityMiddleware, portal=portal)
+    # Starlette runs the last middleware added first: the session is read before sign-in runs.
+    app.add_middleware(SignInMiddleware, backends=portal.sign_in, guest=portal.guest)
+    Sessions(
+        app_secret(portal.config), https_only=portal.base_url.startswith("https:")
+    ).install(app)
 
     app.include_router(_api_routes.router)
     app.include_router(create_proxy_router(portal.proxy, handler=proxy), prefix="/api/proxy")
