@@ -365,15 +365,6 @@ class ProxyHandler:
             raise ProxyError("the upstream broke off its answer") from None
         await send({"type": "http.response.body", "body": b""})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """As an ASGI app mounted at the proxy base (``scope['root_path']`` ends with it)."""
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        relative = self.routes.relative_path(raw_path.split(b"?", 1)[0])
-        if relative is None:
-            await _send_error(send, 404, "NotFoundError", "not a proxy path")
-            return
-        await self.handle(scope, receive, send, relative)
-
 
 async def _send_httpx(
     client: httpx.AsyncClient,
