@@ -232,3 +232,36 @@ async def _incident_url(
     except Exception:  # noqa: BLE001 - no link then; the message still says where to act
         return None
     return next((i.url for i in found if i.id == incident_id and i.url), None)
+
+
+def incident_guard(
+    request: Request, action: str, incident_id: str, also: Sequence[str]
+) -> Any:
+    """The ``guard`` of ``act_on_incident`` for /incidents: permissions on the incident's
+    entity and the other entities it pages (``also``), the audit trail naming them all."""
+    from .._entity import parse_ref
+    from .._incidents import IncidentActionRefused
+
+    portal = portal_of(request)
+
+    async def guard(entity: Entity, provider: Any, call: Callable[[], Awaitable[T]]) -> T:
+        named = [entity]
+        for ref in also:
+            parts = parse_ref(ref)
+            other = portal.catalog.find(parts[1], parts[0], parts[2]) if parts else None
+            if other is not None and other.ref not in {e.ref for e in named}:
+                named.append(other)
+        permission = f"incident.{action}"
+        try:
+            return await guarded(
+                request, permission, call, entities=named,
+                deciding=await deciding_entities(
+                    request, permission, provider.id, incident_id.strip() or None, named
+                ),
+                provider=provider.id, provider_title=provider.title,
+                incident_id=incident_id.strip() or None,
+            )
+        except ActionRefused as exc:
+            raise IncidentActionRefused(exc.status, exc.message) from exc
+
+    return guard
