@@ -27,6 +27,9 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         """
         identity:
           header: X-Forwarded-Email
+        auth:
+          allowGuests: true
+          proxy: {trustedProxies: [127.0.0.1/32]}
         proxy:
           endpoints:
             /down:
@@ -34,7 +37,8 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         """
     ))
     portal = build_portal([config], load_entry_points=False, demo=False)
-    with TestClient(create_app(portal)) as test_client:
+    # The identity header counts from trusted proxies only: this client's peer is loopback.
+    with TestClient(create_app(portal), client=("127.0.0.1", 50000)) as test_client:
         yield test_client
 
 

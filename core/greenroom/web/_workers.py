@@ -33,7 +33,8 @@ def serve_workers(
     os.environ[BASE_URL_ENV] = base_url
     uvicorn.run(
         "greenroom.web._workers:worker_app", factory=True, workers=workers, host=host,
-        port=port, log_level="warning", access_log=False, **(forwarding or {"proxy_headers": False}),
+        port=port, log_level="warning", access_log=False,
+        **(forwarding or {"proxy_headers": False}),
     )
     return 0
 
