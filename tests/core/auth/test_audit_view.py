@@ -120,3 +120,43 @@ def test_with_the_database_down_actions_are_refused_and_reading_still_works(
     assert f"/incidents/{incident}" in response.text  # a link to act in PagerDuty itself
     assert "hunter2secret" not in response.text
     assert live.writes() == []
+
+
+def test_scripts_read_the_audit_trail_with_an_api_token_and_pages_send_browsers_to_sign_in(
+    live_portal: Callable[[str], Live],
+) -> None:
+    import hashlib
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = sock.getsockname()[1]
+    token = "gr-audit-bot-7c1f0e9a2b"
+    live = live_portal(f"""
+    auth:
+      provider: oidc
+      oidc: {{issuer: "http://127.0.0.1:{nowhere}", clientId: greenroom, clientSecret: s3cret}}
+      apiTokens:
+        - name: audit-bot
+          sha256: {hashlib.sha256(token.encode()).hexdigest()}
+          groups: [security]
+    permissions:
+      rules:
+        - actions: [audit.read]
+          allow: ["group:security"]
+    """)
+    with live.client() as client:
+        assert client.get("/api/audit").status_code == 401
+        wrong = client.get("/api/audit", headers={"Authorization": "Bearer not-the-token"})
+        assert wrong.status_code == 401
+        ok = client.get("/api/audit", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200 and ok.json() == {"entries": [], "next": None}
+        # A token is for /api/... only: pages want a signed-in browser.
+        page = client.get(CHECKOUT + "?tab=1", headers={"Authorization": f"Bearer {token}"},
+                          follow_redirects=False)
+        assert page.status_code == 303
+        assert page.headers["location"] == (
+            "/auth/sign-in?next=%2Fcatalog%2Fdefault%2Fcomponent%2Fcheckout-api%3Ftab%3D1"
+        )
+        # The identity provider is down: signing in says so instead of failing blindly.
+        down = client.get("/auth/sign-in?next=/")
+        assert down.status_code == 502 and "did not answer" in down.text
