@@ -190,17 +190,17 @@ class Database:
 
 
 def head_revision() -> str:
-    """The newest migration shipped with this Greenroom (read once, then remembered)."""
-    global _HEAD
-    if _HEAD is None:
-        from alembic.script import ScriptDirectory
+    """The newest migration shipped with this Greenroom (no Alembic import needed)."""
+    from ._migrations import HEAD
 
-        _HEAD = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert _HEAD is not None
-    return _HEAD
+    return HEAD
 
 
-_HEAD: str | None = None
+def alembic_head_revision() -> str | None:
+    """The newest migration as Alembic finds it in the scripts (tests compare it with HEAD)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def _alembic_config() -> Any:

@@ -79,6 +79,12 @@ def test_an_empty_database_upgrades_to_head_and_back(database_url: str) -> None:
         db.close()
 
 
+def test_the_head_a_portal_checks_at_start_up_is_alembics_head() -> None:
+    from greenroom._db import alembic_head_revision
+
+    assert alembic_head_revision() == head_revision()
+
+
 def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
