@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from ._exceptions import ConfigError, DatabaseError
 
@@ -138,9 +138,20 @@ class Database:
     # -- migrations -------------------------------------------------------------------------
 
     def current_revision(self) -> str | None:
-        """The schema revision the database is at (None: empty database)."""
-        with self.begin() as connection:
-            return _current_revision(connection)
+        """The schema revision the database is at (None: empty database). One query when the
+        version table exists (every start but the first); a look at the catalog otherwise."""
+        try:
+            with self.engine.connect() as connection:
+                try:
+                    rows = connection.execute(
+                        sa.text(f"SELECT version_num FROM {VERSION_TABLE}")
+                    ).all()
+                    return str(rows[0][0]) if rows else None
+                except (ProgrammingError, OperationalError):
+                    connection.rollback()
+                    return _current_revision(connection)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(self.display_url, exc) from exc
 
     def is_at_head(self) -> bool:
         return self.current_revision() == head_revision()
