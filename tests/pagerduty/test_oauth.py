@@ -360,6 +360,9 @@ def _portal_config(tmp_path: Path, url: str, *, proxy_route: bool) -> Path:
           locations: [{{type: file, target: catalog-info.yaml}}]
         identity:
           header: X-Forwarded-Email
+        auth:
+          allowGuests: true
+          proxy: {{trustedProxies: [127.0.0.1/32]}}
         pagerDuty:
           eventsBaseUrl: {url}/v2
           {"" if proxy_route else f"apiBaseUrl: {url}"}
@@ -386,7 +389,8 @@ def test_portal_pages_and_proxy_route_use_the_token_and_never_show_it(
         demo=False,
         env={"PD_CLIENT_SECRET": CLIENT_SECRET},
     )
-    with TestClient(create_app(portal)) as http:
+    # The identity header counts from trusted proxies only: this client's peer is loopback.
+    with TestClient(create_app(portal), client=("127.0.0.1", 50000)) as http:
         page = http.get("/catalog/default/component/checkout-api")
         assert page.status_code == 200
         assert "Checkout API" in page.text and "Missing or invalid" not in page.text
