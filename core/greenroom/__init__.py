@@ -42,6 +42,7 @@ from ._exceptions import (
 )
 from ._fetch import FetchApi
 from ._identity import Identity
+from ._incident_detail import IncidentDetail, IncidentDetailProvider, Note, TimelineEntry
 from ._plugin import ActionResult, Card, CardContext, Plugin, Simulator, create_plugin, hookimpl
 from ._provider import (
     OPEN_STATUSES,
@@ -83,9 +84,12 @@ __all__ = [
     "GreenroomError",
     "Identity",
     "Incident",
+    "IncidentDetail",
+    "IncidentDetailProvider",
     "IncidentProvider",
     "IncidentStatus",
     "MissingSettingError",
+    "Note",
     "NotFoundError",
     "OnCallEntry",
     "Person",
@@ -95,6 +99,7 @@ __all__ = [
     "RequestFailedError",
     "Scope",
     "Simulator",
+    "TimelineEntry",
     "TriggerRequest",
     "UnauthorizedError",
     "alert_api_ref",

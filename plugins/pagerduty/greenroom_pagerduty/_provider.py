@@ -14,8 +14,10 @@ from greenroom import (
     Entity,
     Identity,
     Incident,
+    IncidentDetail,
     IncidentStatus,
     MissingSettingError,
+    Note,
     NotFoundError,
     OnCallEntry,
     Person,
@@ -23,6 +25,7 @@ from greenroom import (
     TriggerRequest,
 )
 
+from . import _timeline
 from ._client import (
     INTEGRATION_KEY_ANNOTATION,
     SERVICE_ID_ANNOTATION,
@@ -176,6 +179,16 @@ class PagerDutyProvider:
             raise NotFoundError(f"Incident {incident_id} does not belong to this service")
         updated = await self.client.set_incident_status(account, incident_id, status, user.email)
         return self._incident(entity, updated)
+
+    # -- one incident in full (greenroom.IncidentDetailProvider; see _timeline.py) ----------
+
+    async def incident_detail(self, entity: Entity, incident_id: str) -> IncidentDetail:
+        return await _timeline.incident_detail(self, entity, incident_id)
+
+    async def add_note(
+        self, entity: Entity, incident_id: str, content: str, user: Identity
+    ) -> Note:
+        return await _timeline.add_note(self, entity, incident_id, content, user)
 
     # -- mapping -------------------------------------------------------------------------
 
