@@ -43,6 +43,7 @@ from ._exceptions import (
 from ._fetch import FetchApi
 from ._identity import Identity
 from ._incident_detail import IncidentDetail, IncidentDetailProvider, Note, TimelineEntry
+from ._mapping import MappableService, ServiceDirectoryProvider
 from ._plugin import ActionResult, Card, CardContext, Plugin, Simulator, create_plugin, hookimpl
 from ._provider import (
     OPEN_STATUSES,
@@ -88,9 +89,10 @@ __all__ = [
     "IncidentDetailProvider",
     "IncidentProvider",
     "IncidentStatus",
+    "MappableService",
     "MissingSettingError",
-    "Note",
     "NotFoundError",
+    "Note",
     "OnCallEntry",
     "Person",
     "Plugin",
@@ -98,6 +100,7 @@ __all__ = [
     "RateLimitedError",
     "RequestFailedError",
     "Scope",
+    "ServiceDirectoryProvider",
     "Simulator",
     "TimelineEntry",
     "TriggerRequest",

@@ -65,17 +65,47 @@ class NotesProvider:
     def __init__(self) -> None:
         self.incidents = {
             "checkout": [
-                Incident("alpha", "A1", "Checkout latency", IncidentStatus.TRIGGERED,
-                         NOW - timedelta(minutes=30), "", urgency="high", service="Checkout",
-                         assignees=(Person("Grace Hopper", "grace@example.com"),),
-                         url="https://alpha.example.com/incidents/A1"),
-                Incident("alpha", "A0", "Old one", IncidentStatus.RESOLVED,
-                         NOW - timedelta(days=3), "", resolved_at=NOW - timedelta(days=2)),
-                Incident("alpha", "A9", "Ancient", IncidentStatus.RESOLVED,
-                         NOW - timedelta(days=60), "", resolved_at=NOW - timedelta(days=59)),
+                Incident(
+                    "alpha",
+                    "A1",
+                    "Checkout latency",
+                    IncidentStatus.TRIGGERED,
+                    NOW - timedelta(minutes=30),
+                    "",
+                    urgency="high",
+                    service="Checkout",
+                    assignees=(Person("Grace Hopper", "grace@example.com"),),
+                    url="https://alpha.example.com/incidents/A1",
+                ),
+                Incident(
+                    "alpha",
+                    "A0",
+                    "Old one",
+                    IncidentStatus.RESOLVED,
+                    NOW - timedelta(days=3),
+                    "",
+                    resolved_at=NOW - timedelta(days=2),
+                ),
+                Incident(
+                    "alpha",
+                    "A9",
+                    "Ancient",
+                    IncidentStatus.RESOLVED,
+                    NOW - timedelta(days=60),
+                    "",
+                    resolved_at=NOW - timedelta(days=59),
+                ),
             ],
-            "search": [Incident("alpha", "S1", "Index stale", IncidentStatus.TRIGGERED,
-                                NOW - timedelta(minutes=5), "")],
+            "search": [
+                Incident(
+                    "alpha",
+                    "S1",
+                    "Index stale",
+                    IncidentStatus.TRIGGERED,
+                    NOW - timedelta(minutes=5),
+                    "",
+                )
+            ],
         }
         self.notes: dict[str, list[Note]] = {}
         self.fail: Exception | None = None
@@ -90,12 +120,16 @@ class NotesProvider:
         return self.annotations[0] in entity.annotations
 
     async def list_incidents(
-        self, entity: Entity, *, statuses: Sequence[IncidentStatus] = OPEN_STATUSES,
+        self,
+        entity: Entity,
+        *,
+        statuses: Sequence[IncidentStatus] = OPEN_STATUSES,
         since: datetime | None = None,
     ) -> list[Incident]:
         found = self.incidents[entity.annotations[self.annotations[0]]]
         return [
-            replace(i, entity_ref=entity.ref) for i in found
+            replace(i, entity_ref=entity.ref)
+            for i in found
             if i.status in statuses and (since is None or i.created_at >= since)
         ]
 
@@ -106,8 +140,10 @@ class NotesProvider:
         incident = self._own(entity, incident_id)
         notes = tuple(self.notes.get(incident_id, []))
         timeline = tuple(
-            [TimelineEntry(n.created_at or NOW, f"Note added by {n.author}", "note", n.author)
-             for n in reversed(notes)]
+            [
+                TimelineEntry(n.created_at or NOW, f"Note added by {n.author}", "note", n.author)
+                for n in reversed(notes)
+            ]
             + [TimelineEntry(incident.created_at, "Triggered through the API", "triggered")]
         )
         return IncidentDetail(incident, timeline, notes)
@@ -173,8 +209,11 @@ def test_adding_a_note_shows_it_with_its_author(
     with caplog.at_level(logging.INFO, logger="greenroom.audit"):
         answer = client.post(
             "/incidents/alpha/A1/notes",
-            data={"csrf_token": csrf(page.text), "entity": "component:default/checkout",
-                  "note": "Rolled back release 42"},
+            data={
+                "csrf_token": csrf(page.text),
+                "entity": "component:default/checkout",
+                "note": "Rolled back release 42",
+            },
             headers=headers,
         )
     assert answer.status_code == 200  # followed the 303 back to the page
@@ -210,8 +249,11 @@ def test_a_failed_note_keeps_the_text_and_never_shows_a_secret(
     page = client.get(PAGE)
     answer = client.post(
         "/incidents/alpha/A1/notes",
-        data={"csrf_token": csrf(page.text), "entity": "component:default/checkout",
-              "note": "my careful words"},
+        data={
+            "csrf_token": csrf(page.text),
+            "entity": "component:default/checkout",
+            "note": "my careful words",
+        },
     )
     assert answer.status_code == 400
     assert "Could not add the note" in answer.text and "my careful words</textarea>" in answer.text
@@ -224,8 +266,11 @@ def test_another_entity_s_incident_is_not_found(client: TestClient, alpha: Notes
     form = client.get(PAGE)
     answer = client.post(
         "/incidents/alpha/S1/notes",
-        data={"csrf_token": csrf(form.text), "entity": "component:default/checkout",
-              "note": "sneaky"},
+        data={
+            "csrf_token": csrf(form.text),
+            "entity": "component:default/checkout",
+            "note": "sneaky",
+        },
     )
     assert answer.status_code == 404 and "does not belong" in answer.text
     assert alpha.notes == {}

@@ -41,8 +41,10 @@ def test_open_an_incident_add_a_note_see_it_in_the_timeline(page: Page, demo_por
     expect(page.get_by_label("Add a note")).to_have_value("")
 
     sent = [
-        r for r in _simulator_requests(demo_portal)
-        if r["method"] == "POST" and str(r["path"]).endswith("/notes")
+        r
+        for r in _simulator_requests(demo_portal)
+        if r["method"] == "POST"
+        and str(r["path"]).endswith("/notes")
         and r["body"] == {"note": {"content": words}}
     ]
     assert len(sent) == 1

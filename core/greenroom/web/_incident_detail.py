@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -21,20 +20,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .._entity import Entity
 from .._exceptions import GreenroomError, NotFoundError, ProviderError
-from .._identity import Identity
 from .._incident_detail import IncidentDetail, IncidentDetailProvider
 from .._provider import Capability, IncidentProvider, IncidentStatus
+from ._acting import perform
 from ._context import page_context, portal_of, session_of, viewer_of
 from ._incidents import IncidentRow, failure_banner, gather_from_providers
 from ._pages import _finish
 from ._session import CSRF_FIELD, Session
 
 log = logging.getLogger("greenroom.incidents")
-audit_log = logging.getLogger("greenroom.audit")
 
 router = APIRouter()
-
-T = TypeVar("T")
 
 RESOLVED_DAYS = 30
 #: Time budget of one vendor call from this page, in seconds.
@@ -57,35 +53,6 @@ def setup(app: Any) -> None:
     env = app.state.templates.env
     env.globals["incident_detail_url"] = detail_url
     env.globals["has_incident_detail"] = has_detail
-
-
-# --- permission and audit: the one call site the sign-in/permissions issue's access layer serves --
-
-
-async def perform(
-    request: Request,
-    viewer: Identity,
-    action: str,
-    call: Callable[[], Awaitable[T]],
-    *,
-    entity: Entity,
-    provider_id: str,
-    incident_id: str,
-    summary: str,
-) -> T:
-    """Decide, record, act: the portal's access layer (``portal.access.perform``: permission
-    check, audit entry written before the vendor is called and completed after) when it has
-    one; otherwise the action is taken as acknowledging is, and logged."""
-    access = getattr(portal_of(request), "access", None)
-    if access is not None and hasattr(access, "perform"):
-        result: T = await access.perform(
-            viewer, action, call, entities=[entity], provider=provider_id,
-            incident_id=incident_id, summary=summary,
-        )
-        return result
-    audit_log.info("%s by %s on %s %s (%s)", action, viewer.user_id, provider_id, incident_id,
-                   entity.ref)
-    return await call()
 
 
 # --- finding the provider, entity and incident --------------------------------------------------

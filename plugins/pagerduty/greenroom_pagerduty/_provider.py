@@ -16,6 +16,7 @@ from greenroom import (
     Incident,
     IncidentDetail,
     IncidentStatus,
+    MappableService,
     MissingSettingError,
     Note,
     NotFoundError,
@@ -25,7 +26,7 @@ from greenroom import (
     TriggerRequest,
 )
 
-from . import _timeline
+from . import _directory, _timeline
 from ._client import (
     INTEGRATION_KEY_ANNOTATION,
     SERVICE_ID_ANNOTATION,
@@ -179,6 +180,11 @@ class PagerDutyProvider:
             raise NotFoundError(f"Incident {incident_id} does not belong to this service")
         updated = await self.client.set_incident_status(account, incident_id, status, user.email)
         return self._incident(entity, updated)
+
+    # -- the portal's mapping page (greenroom.ServiceDirectoryProvider; see _directory.py) ----
+
+    async def mappable_services(self) -> list[MappableService]:
+        return await _directory.mappable_services(self.client)
 
     # -- one incident in full (greenroom.IncidentDetailProvider; see _timeline.py) ----------
 

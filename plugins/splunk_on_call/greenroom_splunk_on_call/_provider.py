@@ -23,6 +23,7 @@ from greenroom import (
     Identity,
     Incident,
     IncidentStatus,
+    MappableService,
     MissingSettingError,
     NotFoundError,
     OnCallEntry,
@@ -211,6 +212,20 @@ class SplunkOnCallProvider:
                 )
             )
         return Overview(teams=tuple(views), users=tuple(users))
+
+    # -- the portal's mapping page (greenroom.ServiceDirectoryProvider) ----------------------
+
+    async def mappable_services(self) -> list[MappableService]:
+        """Every team (``GET /v1/team``), mapped with the team annotation."""
+        teams = await self.client.get_teams()
+        return sorted(
+            (
+                MappableService(t.slug, t.name or t.slug, TEAM_ANNOTATION, t.slug)
+                for t in teams
+                if t.slug
+            ),
+            key=lambda m: m.name.lower(),
+        )
 
     # -- the provider contract -------------------------------------------------------------
 
