@@ -23,10 +23,10 @@ from .._exceptions import GreenroomError, NotFoundError, ProviderError
 from .._incident_detail import IncidentDetail, IncidentDetailProvider
 from .._provider import Capability, IncidentProvider, IncidentStatus
 from ._acting import perform
-from ._context import page_context, portal_of, session_of, viewer_of
+from ._context import page_context, portal_of, render_page
 from ._incidents import IncidentRow, failure_banner, gather_from_providers
-from ._pages import _finish
-from ._session import CSRF_FIELD, Session
+from ._session import csrf_protected, flash
+from ._sign_in import identity_of
 
 log = logging.getLogger("greenroom.incidents")
 
@@ -136,7 +136,7 @@ async def resolved_page(request: Request) -> Response:
         rows.values(),
         key=lambda r: -(r.incident.resolved_at or r.incident.created_at).timestamp(),
     )
-    ctx, token, is_new = page_context(request, nav="incidents")
+    ctx = page_context(request, nav="incidents")
     ctx.update(
         rows=ordered,
         days=RESOLVED_DAYS,
@@ -145,10 +145,7 @@ async def resolved_page(request: Request) -> Response:
         has_detail=has_detail,
         now=datetime.now(UTC),
     )
-    response = request.app.state.templates.TemplateResponse(
-        request, "greenroom/incidents_resolved.html", ctx
-    )
-    return _finish(request, response, token, is_new)
+    return render_page(request, "incidents_resolved.html", ctx)
 
 
 async def _detail_page(
@@ -162,7 +159,7 @@ async def _detail_page(
     draft: str = "",
 ) -> Response:
     provider = _provider(request, provider_id)
-    ctx, token, is_new = page_context(request, nav="incidents")
+    ctx = page_context(request, nav="incidents")
     if alert is not None:
         ctx["flash"] = alert
     problem: str | None = None
@@ -195,10 +192,7 @@ async def _detail_page(
         post_url=(detail_url(provider_id, incident_id) + "/notes") if provider else "",
         now=datetime.now(UTC),
     )
-    response = request.app.state.templates.TemplateResponse(
-        request, "greenroom/incident_detail.html", ctx, status_code=status_code
-    )
-    return _finish(request, response, token, is_new)
+    return render_page(request, "incident_detail.html", ctx, status_code=status_code)
 
 
 @router.get(
@@ -209,7 +203,22 @@ async def incident_page(request: Request, provider_id: str, incident_id: str) ->
     return await _detail_page(request, provider_id, incident_id, entity_ref)
 
 
-@router.post("/incidents/{provider_id}/{incident_id}/notes", include_in_schema=False)
+async def _refuse_note(request: Request, message: str) -> Response:
+    """The incident page again, with the refused note kept in the form."""
+    form = await request.form()
+    params = request.path_params
+    return await _detail_page(
+        request, str(params["provider_id"]), str(params["incident_id"]),
+        str(form.get("entity") or ""), status_code=403, alert=("error", message),
+        draft=str(form.get("note") or ""),
+    )
+
+
+@router.post(
+    "/incidents/{provider_id}/{incident_id}/notes",
+    include_in_schema=False,
+    dependencies=[csrf_protected(_refuse_note)],
+)
 async def add_note(request: Request, provider_id: str, incident_id: str) -> Response:
     form = await request.form()
     entity_ref = str(form.get("entity") or "")
@@ -221,17 +230,13 @@ async def add_note(request: Request, provider_id: str, incident_id: str) -> Resp
             status_code=status_code, alert=("error", message), draft=content,
         )
 
-    if not Session.csrf_ok(request, str(form.get(CSRF_FIELD) or "")):
-        return await refuse(
-            403, "Your session expired or the form was sent from elsewhere. Reload and try again."
-        )
     provider = _provider(request, provider_id)
     if provider is None or not isinstance(provider, IncidentDetailProvider):
         return await refuse(404, f"No incident provider {provider_id!r} that takes notes.")
     entity = _entity_by_ref(request, entity_ref)
     if entity is None:
         return await refuse(400, f"The form did not name a known entity ({entity_ref!r}).")
-    viewer = viewer_of(request)
+    viewer = identity_of(request)
     if not content.strip():
         return await refuse(400, "Write a note before adding it.")
     try:
@@ -258,6 +263,5 @@ async def add_note(request: Request, provider_id: str, incident_id: str) -> Resp
         log.error("adding a note to %s/%s raised %s", provider_id, incident_id,
                   _scrub(request, repr(exc)))
         return await refuse(500, f"Error in {provider_id}: {_scrub(request, type(exc).__name__)}")
-    response = RedirectResponse(detail_url(provider_id, incident_id, entity), status_code=303)
-    session_of(request).set_flash(response, "success", "Note added.")
-    return response
+    flash(request, "success", "Note added.")
+    return RedirectResponse(detail_url(provider_id, incident_id, entity), status_code=303)

@@ -35,9 +35,9 @@ from .._mapping import (
 )
 from .._provider import IncidentProvider
 from ._acting import perform
-from ._context import page_context, portal_of, session_of, viewer_of
-from ._pages import _finish
-from ._session import CSRF_FIELD, Session
+from ._context import page_context, portal_of, render_page
+from ._session import csrf_protected, flash
+from ._sign_in import identity_of
 
 log = logging.getLogger("greenroom.mapping")
 
@@ -106,7 +106,7 @@ async def _mapping_page(
     alert: tuple[str, str] | None = None,
 ) -> Response:
     provider = _provider(request, provider_id)
-    ctx, token, is_new = page_context(request, nav="catalog")
+    ctx = page_context(request, nav="catalog")
     if alert is not None:
         ctx["flash"] = alert
     problem: str | None = None
@@ -151,10 +151,7 @@ async def _mapping_page(
         rows.sort(key=lambda r: (r.annotated is not None, r.entity.display_name.lower()))
     ctx.update(provider=provider, provider_id=provider_id, services=services, rows=rows,
                problem=problem)
-    response = request.app.state.templates.TemplateResponse(
-        request, "greenroom/mapping.html", ctx, status_code=status_code
-    )
-    return _finish(request, response, token, is_new)
+    return render_page(request, "mapping.html", ctx, status_code=status_code)
 
 
 @router.get("/mapping/{provider_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -162,7 +159,16 @@ async def mapping_page(request: Request, provider_id: str) -> Response:
     return await _mapping_page(request, provider_id)
 
 
-@router.post("/mapping/{provider_id}", include_in_schema=False)
+async def _refuse_mapping(request: Request, message: str) -> Response:
+    provider_id = str(request.path_params["provider_id"])
+    return await _mapping_page(request, provider_id, status_code=403, alert=("error", message))
+
+
+@router.post(
+    "/mapping/{provider_id}",
+    include_in_schema=False,
+    dependencies=[csrf_protected(_refuse_mapping)],
+)
 async def save_mapping(request: Request, provider_id: str) -> Response:
     """Map one entity to one service (an empty choice removes the mapping)."""
     form = await request.form()
@@ -171,10 +177,6 @@ async def save_mapping(request: Request, provider_id: str) -> Response:
         return await _mapping_page(request, provider_id, status_code=status_code,
                                    alert=("error", message))
 
-    if not Session.csrf_ok(request, str(form.get(CSRF_FIELD) or "")):
-        return await refuse(
-            403, "Your session expired or the form was sent from elsewhere. Reload and try again."
-        )
     provider = _provider(request, provider_id)
     if provider is None or not isinstance(provider, ServiceDirectoryProvider):
         return await refuse(404, f"No enabled provider {provider_id!r} lists services for mapping.")
@@ -192,7 +194,7 @@ async def save_mapping(request: Request, provider_id: str) -> Response:
         service = next((s for s in services if s.value == chosen), None)
         if service is None:
             return await refuse(400, f"{provider.title} has no service {chosen!r}.")
-    viewer = viewer_of(request)
+    viewer = identity_of(request)
     store: MappingStore = request.app.state.mapping_store
 
     async def save() -> None:
@@ -223,9 +225,8 @@ async def save_mapping(request: Request, provider_id: str) -> Response:
                    "mapping.")
     else:
         message = f"{entity.display_name} is mapped to {service.name}."
-    response = RedirectResponse(f"/mapping/{provider.id}", status_code=303)
-    session_of(request).set_flash(response, "success", message)
-    return response
+    flash(request, "success", message)
+    return RedirectResponse(f"/mapping/{provider.id}", status_code=303)
 
 
 @router.get("/mapping/{provider_id}/export", include_in_schema=False)
