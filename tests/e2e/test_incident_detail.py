@@ -66,3 +66,18 @@ def test_resolved_view(page: Page, demo_portal: str) -> None:
     first.locator("a strong").click()
     expect(page.locator(".incident-detail .badge-resolved")).to_be_visible()
     expect(page.locator(".timeline")).to_contain_text("Resolved")
+
+
+def test_splunk_on_call_incident_notes(page: Page, demo_portal: str) -> None:
+    page.goto(demo_portal + "/incidents?provider=splunk-on-call")
+    first = page.locator("li.incident").first
+    title = first.locator("a strong").inner_text()
+    first.locator("a strong").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    expect(page.locator(".timeline")).to_contain_text("Triggered")
+    words = f"Paged the database team {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Add a note").fill(words)
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator(".alert-success")).to_contain_text("Note added.")
+    expect(page.locator(".notes li").filter(has_text=words)).to_have_count(1)
+    page.screenshot(path=str(SCREENSHOTS / "incident_detail_splunk_1280.png"), full_page=True)

@@ -256,7 +256,10 @@ class PagerDutyClient:
         user: str,
         entity_url: str,
         dedup_key: str,
+        severity: str = "error",
+        details: str = "",
     ) -> EventResponse:
+        custom_details = {"user": user, **({"details": details} if details else {})}
         body = {
             "event_action": "trigger",
             "routing_key": integration_key,
@@ -266,9 +269,9 @@ class PagerDutyClient:
             "payload": {
                 "summary": summary,
                 "source": entity_url,
-                "severity": "error",
+                "severity": severity,
                 "class": "manual trigger",
-                "custom_details": {"user": user},
+                "custom_details": custom_details,
             },
         }
         url = f"{account.events_base_url}/enqueue"

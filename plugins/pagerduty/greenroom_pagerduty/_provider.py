@@ -44,6 +44,8 @@ from ._payloads import ChangeEventPayload, IncidentPayload, OnCallPayload, UserP
 
 PROVIDER_ID = "pagerduty"
 NO_INTEGRATION_KEY = "Must provide an integration-key to create incidents"
+#: The Events API v2's severities, most severe first; "error" is the dialog's default.
+SEVERITIES = ("critical", "error", "warning", "info")
 #: Entities whose records are not in an incomplete index are read this many at a time.
 FALLBACK_CONCURRENCY = 8
 
@@ -238,6 +240,10 @@ class PagerDutyProvider:
         summary = request.summary.strip()
         if not summary:
             raise ProviderError("A problem description is required to trigger an incident")
+        if request.severity not in SEVERITIES:
+            raise ProviderError(
+                f"Severity must be one of {', '.join(SEVERITIES)}, not {request.severity!r}"
+            )
         account = self.client.account_for_entity(entity)
         response = await self.client.trigger_incident(
             account,
@@ -246,6 +252,8 @@ class PagerDutyProvider:
             user=user.email or user.name,
             entity_url=self.client.entity_url(entity),
             dedup_key=request.dedup_key or dedup_key_for(entity, summary),
+            severity=request.severity,
+            details=request.details.strip(),
         )
         return ActionOutcome(
             f"Alarm successfully triggered by {user.name}", incident_id=response.dedup_key

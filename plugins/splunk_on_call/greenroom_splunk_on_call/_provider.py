@@ -23,9 +23,11 @@ from greenroom import (
     Entity,
     Identity,
     Incident,
+    IncidentDetail,
     IncidentStatus,
     MappableService,
     MissingSettingError,
+    Note,
     NotFoundError,
     OnCallEntry,
     Person,
@@ -33,6 +35,7 @@ from greenroom import (
     TriggerRequest,
 )
 
+from . import _timeline
 from ._client import SplunkOnCallClient, TargetType
 from ._models import IncidentPayload, PolicyRef, TeamPayload, UserPayload
 
@@ -227,6 +230,16 @@ class SplunkOnCallProvider:
             ),
             key=lambda m: m.name.lower(),
         )
+
+    # -- one incident in full (greenroom.IncidentDetailProvider; see _timeline.py) ----------
+
+    async def incident_detail(self, entity: Entity, incident_id: str) -> IncidentDetail:
+        return await _timeline.incident_detail(self, entity, incident_id)
+
+    async def add_note(
+        self, entity: Entity, incident_id: str, content: str, user: Identity
+    ) -> Note:
+        return await _timeline.add_note(self, entity, incident_id, content, user)
 
     # -- the provider contract -------------------------------------------------------------
 
