@@ -20,11 +20,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from .._entity import Entity
 from .._exceptions import GreenroomError, NotFoundError, ProviderError
+from .._gather import gather_from_providers
 from .._incident_detail import IncidentDetail, IncidentDetailProvider
+from .._incidents import IncidentRow
 from .._provider import Capability, IncidentProvider, IncidentStatus
 from ._acting import perform
 from ._context import page_context, portal_of, render_page
-from ._incidents import IncidentRow, failure_banner, gather_from_providers
+from ._incidents import failure_banner
 from ._session import csrf_protected, flash
 from ._sign_in import identity_of
 
@@ -122,7 +124,7 @@ async def resolved_page(request: Request) -> Response:
     """Incidents resolved in the last 30 days, from every provider that keeps history."""
     since = datetime.now(UTC) - timedelta(days=RESOLVED_DAYS)
     gathered = await gather_from_providers(
-        request,
+        portal_of(request),
         Capability.HISTORY,
         lambda p, e: p.list_incidents(e, statuses=(IncidentStatus.RESOLVED,), since=since),
     )
@@ -140,7 +142,7 @@ async def resolved_page(request: Request) -> Response:
     ctx.update(
         rows=ordered,
         days=RESOLVED_DAYS,
-        banner=failure_banner(gathered.failures),
+        banner=failure_banner(request, gathered.failures),
         detail_url=detail_url,
         has_detail=has_detail,
         now=datetime.now(UTC),
