@@ -27,6 +27,11 @@ _PLUGIN_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 Predicate = Callable[[Entity], "bool | Awaitable[bool]"]
 
+#: Where a card's actions post to, under the entity page (:meth:`CardContext.action_url`).
+CARD_ACTION = "/actions/{card_id}/{action}"
+#: One card alone, under the entity page (to refresh it without reloading the page).
+CARD_FRAGMENT = "/cards/{card_id}"
+
 
 @dataclass(frozen=True)
 class ActionResult:
@@ -54,7 +59,7 @@ class CardContext:
     render_template: Callable[..., Markup] = field(default=lambda *a, **k: "")  # type: ignore[assignment,return-value]
 
     def action_url(self, action: str) -> str:
-        return f"{self.entity.path}/actions/{self.card_id}/{action}"
+        return self.entity.path + CARD_ACTION.format(card_id=self.card_id, action=action)
 
 
 CardRender = Callable[[CardContext], Awaitable[str]]
