@@ -11,6 +11,7 @@ import pluggy
 
 from ._api import ApiFactory, ApiHolder, ApiRef
 from ._entity import Entity
+from ._exceptions import PluginIdError
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -24,6 +25,14 @@ PROJECT_NAME = "greenroom"
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 _PLUGIN_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+def check_plugin_id(plugin_id: object, where: str = "") -> str:
+    """``plugin_id`` when it is a valid plugin id, else :class:`PluginIdError` saying how to fix
+    it."""
+    if not isinstance(plugin_id, str) or not _PLUGIN_ID.match(plugin_id):
+        raise PluginIdError(plugin_id, where)
+    return plugin_id
+
 
 Predicate = Callable[[Entity], "bool | Awaitable[bool]"]
 
@@ -130,10 +139,7 @@ class Plugin:
         on_startup: StartupHook | None = None,
         templates: str | None = None,
     ) -> None:
-        if not isinstance(id, str) or not _PLUGIN_ID.match(id):
-            raise ValueError(
-                f"Plugin id must be lowercase letters, digits and dashes, got {id!r}"
-            )
+        check_plugin_id(id)
         self.id = id
         self.title = title or id
         self.description = description
