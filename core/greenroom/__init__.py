@@ -16,11 +16,15 @@ from ._api import (
     require_api,
 )
 from ._core_apis import (
-    alert_api_ref,
+    ConfigApi,
+    DiscoveryApi,
+    IdentityApi,
+    IncidentProvidersApi,
     config_api_ref,
     discovery_api_ref,
     fetch_api_ref,
     identity_api_ref,
+    incident_providers_api_ref,
 )
 from ._entity import Entity
 from ._exceptions import (
@@ -35,6 +39,7 @@ from ._exceptions import (
     GreenroomError,
     MissingSettingError,
     NotFoundError,
+    PluginIdError,
     ProviderError,
     RateLimitedError,
     RequestFailedError,
@@ -42,6 +47,8 @@ from ._exceptions import (
 )
 from ._fetch import FetchApi
 from ._identity import Identity
+from ._incident_detail import IncidentDetail, IncidentDetailProvider, Note, TimelineEntry
+from ._mapping import MappableService, ServiceDirectoryProvider
 from ._plugin import ActionResult, Card, CardContext, Plugin, Simulator, create_plugin, hookimpl
 from ._provider import (
     OPEN_STATUSES,
@@ -81,32 +88,42 @@ __all__ = [
     "CardContext",
     "Change",
     "CircularDependencyError",
+    "ConfigApi",
     "ConfigError",
     "CoverageCheck",
     "DependencyNotFoundError",
+    "DiscoveryApi",
     "DuplicateApiFactoryError",
     "DuplicatePluginError",
     "Entity",
     "FetchApi",
     "GreenroomError",
     "Identity",
+    "IdentityApi",
     "Incident",
+    "IncidentDetail",
+    "IncidentDetailProvider",
     "IncidentProvider",
+    "IncidentProvidersApi",
     "IncidentStatus",
     "IndexCache",
+    "MappableService",
     "MissingSettingError",
     "NotFoundError",
+    "Note",
     "OnCallEntry",
     "Person",
     "Plugin",
+    "PluginIdError",
     "ProviderError",
     "RateLimitedError",
     "RequestFailedError",
     "Scope",
+    "ServiceDirectoryProvider",
     "Simulator",
+    "TimelineEntry",
     "TriggerRequest",
     "UnauthorizedError",
-    "alert_api_ref",
     "config_api_ref",
     "create_api_factory",
     "create_api_ref",
@@ -115,6 +132,7 @@ __all__ = [
     "fetch_api_ref",
     "hookimpl",
     "identity_api_ref",
+    "incident_providers_api_ref",
     "read_coverage",
     "read_on_call",
     "read_open_incidents",

@@ -1,7 +1,8 @@
 """PagerDuty REST and Events API payloads, validated at the edge.
 
 Only the fields the plugin reads are modelled; the rest is ignored. PagerDuty sends null
-for several fields its spec says are always present (behaviours.md §8), so most are optional.
+for several fields its OpenAPI description (`REST-openapiv3.json`) says are always present
+(`resolved_at`, `resolve_reason`, ...), so most are optional.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ class EscalationPolicyPayload(_Payload):
         return self.name or self.summary or self.id
 
 
+class UrgencyRule(_Payload):
+    type: str | None = None
+    urgency: str | None = None
+
+
 class ServicePayload(_Payload):
     id: str
     name: str | None = None
@@ -61,6 +67,7 @@ class ServicePayload(_Payload):
     status: str | None = None
     escalation_policy: EscalationPolicyPayload
     integrations: list[IntegrationPayload] = []
+    incident_urgency_rule: UrgencyRule | None = None
 
     @property
     def display_name(self) -> str:

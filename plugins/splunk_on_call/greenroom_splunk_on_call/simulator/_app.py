@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from . import _seed
+from ._notes import add_notes_routes
 from ._state import Fault, SimIncident, SimulatorState
 
 PUBLIC = "/api-public"
@@ -342,6 +343,8 @@ def create_app(
     def portal_home(org: str) -> HTMLResponse:
         return HTMLResponse(f"<!doctype html><title>Splunk On-Call</title><h1>{escape(org)}</h1>")
 
+    add_notes_routes(app, state, PUBLIC, _incident_json, base_url)
+
     # -- runtime controls ------------------------------------------------------------------
 
     @app.post(f"{CONTROL}/faults")
@@ -469,7 +472,7 @@ def _incident_json(state: SimulatorState, incident: SimIncident, base: str) -> d
         "firstAlertUuid": incident.first_alert_uuid,
         "monitorName": incident.monitor_name,
         "monitorType": incident.monitor_type,
-        # Fields real incidents carry that the swagger omits (behaviours.md §8).
+        # Fields real incidents carry that the vendor's swagger (victorops-api-v1.json) omits.
         "entityState": incident.entity_state,
         "entityType": "SERVICE",
         "entityDisplayName": incident.display_name,
