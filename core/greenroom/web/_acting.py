@@ -35,9 +35,12 @@ async def perform(
     one; otherwise the action is taken as acknowledging is, and logged."""
     access = getattr(portal_of(request), "access", None)
     if access is not None and hasattr(access, "perform"):
+        from ._guard import oncall_lookup, request_id_of
+
         result: T = await access.perform(
             viewer, action, call, entities=[entity], provider=provider_id,
-            incident_id=incident_id, summary=summary,
+            incident_id=incident_id, summary=summary, oncall=oncall_lookup(request),
+            request_id=request_id_of(request),
         )
         return result
     audit_log.info("%s by %s on %s %s (%s)", action, viewer.user_id, provider_id,
