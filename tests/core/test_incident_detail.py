@@ -171,13 +171,15 @@ def client(tmp_path: Path, alpha: NotesProvider) -> Iterator[TestClient]:
     config.write_text(
         "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
         "identity:\n  header: X-Forwarded-Email\n"
+        "auth:\n  allowGuests: true\n  proxy: {trustedProxies: [127.0.0.1/32]}\n"
         "proxy:\n  endpoints:\n    /alpha:\n      target: http://127.0.0.1:9\n"
         f"      headers: {{Authorization: 'Token token={SECRET}'}}\n"
     )
     ref = create_api_ref("plugin.alpha.provider")
     plugin = create_plugin(id="alpha", apis=[create_api_factory(ref, alpha)], providers=[ref])
     portal = build_portal([config], plugins=[plugin], load_entry_points=False, demo=False)
-    with TestClient(create_app(portal)) as test_client:
+    # The identity header counts from trusted proxies only: this client's peer is loopback.
+    with TestClient(create_app(portal), client=("127.0.0.1", 50000)) as test_client:
         yield test_client
 
 
@@ -223,10 +225,12 @@ def test_adding_a_note_shows_it_with_its_author(
     assert "Note added." in words
     assert "Rolled back release 42" in words and "Note added by ada" in words
     assert [n.content for n in alpha.notes["A1"]] == ["Rolled back release 42"]
-    assert any(
-        r.getMessage().startswith("incident.note by ada") and "alpha A1" in r.getMessage()
-        for r in caplog.records
-    )
+    # The audit trail records who added it, where, and what they wrote.
+    [entry] = client.get("/api/audit", headers=headers).json()["entries"]
+    assert (entry["action"], entry["actor"]["email"], entry["provider"], entry["incident_id"],
+            entry["outcome"]) == ("incident.note", "ada@example.com", "alpha", "A1", "succeeded")
+    assert entry["entity"] == "component:default/checkout"
+    assert "Rolled back release 42" in entry["summary"]
 
 
 def test_a_note_without_a_valid_form_token_is_refused_and_kept(
@@ -254,6 +258,7 @@ def test_a_failed_note_keeps_the_text_and_never_shows_a_secret(
             "entity": "component:default/checkout",
             "note": "my careful words",
         },
+        headers={"X-Forwarded-Email": "ada@example.com"},  # guests never act
     )
     assert answer.status_code == 400
     assert "Could not add the note" in answer.text and "my careful words</textarea>" in answer.text
