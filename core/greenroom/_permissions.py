@@ -22,7 +22,7 @@ policies' conditions but written as data:
 - ``group:<name>``, ``user:<email>``, ``authenticated``.
 
 Actions: ``incident.trigger``, ``incident.acknowledge``, ``incident.resolve``, ``incident.note``,
-``audit.read``, ``proxy.<route>``, and ``<plugin-id>.<action>`` for the actions plugins declare;
+``audit.read``, ``mapping.edit``, ``proxy.<route>``, and ``<plugin-id>.<action>`` for the actions plugins declare;
 ``incident.*`` (any name ending in ``.*``) names every action with that prefix.
 """
 
@@ -40,6 +40,7 @@ CORE_ACTIONS: dict[str, str] = {
     "incident.resolve": "Resolve an incident",
     "incident.note": "Add a note to an incident",
     "audit.read": "Read the audit trail",
+    "mapping.edit": "Change which vendor service an entity is mapped to",
 }
 ALLOW_WORDS = ("owner", "oncall", "authenticated")
 ALLOW_PREFIXES = ("group:", "user:")

@@ -165,10 +165,20 @@ def alpha() -> DirectoryProvider:
     return DirectoryProvider()
 
 
+SIGNED_IN: dict[str, Any] = {
+    "client": ("127.0.0.1", 50000), "headers": {"X-Forwarded-Email": "ada@example.com"},
+}
+
+
 def _portal(tmp_path: Path, alpha: DirectoryProvider) -> Any:
     (tmp_path / "catalog-info.yaml").write_text(CATALOG)
     config = tmp_path / "app-config.yaml"
-    config.write_text("catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n")
+    config.write_text(
+        "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
+        # Guests never act: requests come from a trusted proxy naming the user.
+        "auth:\n  provider: proxy\n"
+        "  proxy: {header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}\n"
+    )
     ref = create_api_ref("plugin.alpha.provider")
     plugin = create_plugin(id="alpha", apis=[create_api_factory(ref, alpha)], providers=[ref])
     return build_portal([config], plugins=[plugin], load_entry_points=False, demo=False)
@@ -176,7 +186,7 @@ def _portal(tmp_path: Path, alpha: DirectoryProvider) -> Any:
 
 @pytest.fixture
 def client(tmp_path: Path, alpha: DirectoryProvider) -> Iterator[TestClient]:
-    with TestClient(create_app(_portal(tmp_path, alpha))) as test_client:
+    with TestClient(create_app(_portal(tmp_path, alpha)), **SIGNED_IN) as test_client:
         yield test_client
 
 
@@ -258,9 +268,9 @@ def test_refusals_change_nothing(client: TestClient, alpha: DirectoryProvider) -
 
 
 def test_mappings_outlive_a_restart(tmp_path: Path, alpha: DirectoryProvider) -> None:
-    with TestClient(create_app(_portal(tmp_path, alpha))) as first:
+    with TestClient(create_app(_portal(tmp_path, alpha)), **SIGNED_IN) as first:
         _save(first, "component:default/ledger-service", "ledger")
-    with TestClient(create_app(_portal(tmp_path, alpha))) as second:
+    with TestClient(create_app(_portal(tmp_path, alpha)), **SIGNED_IN) as second:
         portal = second.app.state.portal  # type: ignore[attr-defined]
         ledger = portal.catalog.find("default", "component", "ledger-service")
         assert ledger.annotations[ANNOTATION] == "ledger"
