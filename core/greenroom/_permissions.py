@@ -22,7 +22,8 @@ policies' conditions but written as data:
 - ``group:<name>``, ``user:<email>``, ``authenticated``.
 
 Actions: ``incident.trigger``, ``incident.acknowledge``, ``incident.resolve``, ``incident.note``,
-``audit.read``, ``mapping.edit``, ``proxy.<route>``, and ``<plugin-id>.<action>`` for the actions plugins declare;
+``audit.read``, ``mapping.edit``, ``proxy.<route>``, and ``<plugin-id>.<action>`` for the
+actions plugins declare;
 ``incident.*`` (any name ending in ``.*``) names every action with that prefix.
 """
 
