@@ -128,6 +128,7 @@ def write_portal_config(
             }
         },
         "pagerDuty": {"eventsBaseUrl": f"{pagerduty_url}/v2"},
+        "coverage": {"rules": [{"name": "components", "kinds": ["Component"]}]},
     }
     path = folder / "app-config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -204,3 +205,21 @@ def test_home_page_is_paged_and_searched_on_the_server(tmp_path, pagerduty, splu
         # Summaries are computed for the rows shown: a PagerDuty row says what is open.
         assert re.search(r"PagerDuty:</span> On call: [^<]+ · \d+ open incident", first)
         assert re.search(r"Splunk On-Call:</span> [^<]+ · on call: Gen user", first)
+
+
+def test_coverage_of_a_large_catalog_comes_from_the_indexes(tmp_path, pagerduty, splunk):
+    pagerduty.app.state.control.requests.clear()
+    splunk.app.state.simulator.requests.clear()
+    config = write_portal_config(tmp_path, 2_100, pagerduty.url, splunk.url)
+    with TestClient(create_app(build_portal([config], demo=False))) as client:
+        report = client.get("/api/coverage").json()
+        calls = upstream_requests(pagerduty, splunk)
+        again = client.get("/api/coverage?state=not-covered").json()
+    # A third on PagerDuty and a third on Splunk On-Call, all known to the vendors.
+    assert (report["total"], report["covered"], report["notCovered"], report["broken"]) == (
+        2_100, 1_400, 700, 0
+    )
+    assert again["total"] == 700
+    # The account-wide lists, not a lookup per entity: 8 pages of services and the teams.
+    assert not [c for c in calls if "/services/" in c or "query" in c]
+    assert len(calls) <= 12, calls
