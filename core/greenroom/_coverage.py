@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._config import validate_section
-from ._entity import Entity
+from ._entity import Entity, owner_key, owner_label
 from ._exceptions import GreenroomError
 from ._provider import CoverageCheck, has_bulk_reads
 
@@ -94,8 +94,8 @@ class CoverageRule(BaseModel):
             return False
         if not one_of(entity.lifecycle, self.lifecycles):
             return False
-        if self.owners and _owner_key(entity.owner or "") not in {
-            _owner_key(o) for o in self.owners
+        if self.owners and owner_key(entity.owner or "") not in {
+            owner_key(o) for o in self.owners
         }:
             return False
         return all(_has_annotation(entity, selector) for selector in self.annotations)
@@ -147,17 +147,6 @@ def _has_annotation(entity: Entity, selector: str) -> bool:
     return present is not None and str(present).strip() == value.strip()
 
 
-def _owner_label(owner: str) -> str:
-    # Owners are entity refs: `group:default/team-a`, `group:team-a` and `team-a` are the same.
-    ref = owner.strip()
-    ref = ref.split(":", 1)[1] if ":" in ref else ref
-    return ref[len("default/"):] if ref.lower().startswith("default/") else ref
-
-
-def _owner_key(owner: str) -> str:
-    return _owner_label(owner).lower()
-
-
 # --- evaluating it -------------------------------------------------------------------------------
 
 
@@ -180,7 +169,7 @@ class EntityCoverage:
     @property
     def owner(self) -> str:
         """The owner as people say it: ``group:default/team-a`` is shown as ``team-a``."""
-        return _owner_label(self.entity.owner or "") or "unowned"
+        return owner_label(self.entity.owner or "") or "unowned"
 
 
 @dataclass(frozen=True)
@@ -216,7 +205,7 @@ class CoverageReport:
     def filtered(self, *, owner: str = "", state: str = "") -> CoverageReport:
         entries = [
             e for e in self.entries
-            if (not owner or _owner_key(e.owner) == _owner_key(owner))
+            if (not owner or owner_key(e.owner) == owner_key(owner))
             and (not state or e.state == state)
         ]
         return CoverageReport(tuple(entries), self.has_policy)
@@ -319,7 +308,7 @@ async def evaluate(
         for entity in portal.catalog.entities
         if (rules := policy.rules_for(entity))
     ]
-    scrub = getattr(portal.config, "scrub", str)
+    scrub = portal.scrub
     # Providers with bulk reads answer for every entity at once, from their account-wide
     # indexes: a catalog of 10,000 costs them a few list reads and no task per entity.
     bulk = [p for p in providers if has_bulk_reads(p)]
@@ -341,14 +330,31 @@ async def evaluate(
         )
         return CoverageReport(tuple(entries), has_policy=bool(policy.rules))
     others = [p for p in providers if not has_bulk_reads(p)]
-    entries = []
-    for entity, rules in selected:
-        checks = [known[p.id][entity.ref] for p in bulk if entity.ref in known[p.id]]
-        if any(covers(p, entity) for p in others):
-            checks += [
-                await _check(p, entity, timeout, scrub) for p in others if covers(p, entity)
-            ]
-        entries.append(_entry(entity, rules, checks))
+    asked = {
+        entity.ref: [p for p in others if covers(p, entity)] for entity, _ in selected
+    }
+    answered = dict(
+        zip(
+            [ref for ref, mine in asked.items() if mine],
+            await asyncio.gather(
+                *(
+                    asyncio.gather(*(_check(p, entity, timeout, scrub) for p in asked[entity.ref]))
+                    for entity, _ in selected
+                    if asked[entity.ref]
+                )
+            ),
+            strict=True,
+        )
+    )
+    entries = [
+        _entry(
+            entity,
+            rules,
+            [known[p.id][entity.ref] for p in bulk if entity.ref in known[p.id]]
+            + list(answered.get(entity.ref, ())),
+        )
+        for entity, rules in selected
+    ]
     return CoverageReport(tuple(entries), has_policy=bool(policy.rules))
 
 
