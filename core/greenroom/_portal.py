@@ -108,6 +108,10 @@ class Portal:
         return [c for c in self.contributions.cards if c.plugin_id in live]
 
     async def aclose(self) -> None:
+        """Close every API whose factory says how (pools, clients), then the shared HTTP
+        client. A close that fails is logged (scrubbed) and the rest still close."""
+        for ref, exc in await self.registry.aclose():
+            log.error("closing %s failed: %s", ref, self.scrub(f"{type(exc).__name__}: {exc}"))
         await self.fetch.aclose()
 
 
