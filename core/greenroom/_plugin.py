@@ -138,6 +138,7 @@ class Plugin:
         settings_model: type[BaseModel] | None = None,
         on_startup: StartupHook | None = None,
         templates: str | None = None,
+        secret_config_keys: Sequence[str] = (),
     ) -> None:
         check_plugin_id(id)
         self.id = id
@@ -153,6 +154,7 @@ class Plugin:
         self.settings_model = settings_model
         self.on_startup = on_startup
         self.templates = templates
+        self.secret_config_keys = tuple(secret_config_keys)
 
     def __repr__(self) -> str:
         return f"Plugin{{{self.id}}}"
@@ -189,6 +191,10 @@ class Plugin:
     def greenroom_startup(self, apis: ApiHolder) -> Awaitable[None] | None:
         return self.on_startup(apis) if self.on_startup is not None else None
 
+    @hookimpl
+    def greenroom_secret_config_keys(self) -> Iterable[str]:
+        return self.secret_config_keys
+
 
 def _with_plugin(card: Card, plugin_id: str) -> Card:
     from dataclasses import replace
@@ -209,6 +215,7 @@ def create_plugin(
     settings_model: type[BaseModel] | None = None,
     on_startup: StartupHook | None = None,
     templates: str | None = None,
+    secret_config_keys: Sequence[str] = (),
 ) -> Plugin:
     """Bundle a plugin's id, API factories, cards, routes and providers.
 
@@ -228,4 +235,5 @@ def create_plugin(
         settings_model=settings_model,
         on_startup=on_startup,
         templates=templates,
+        secret_config_keys=secret_config_keys,
     )

@@ -184,8 +184,11 @@ def build_portal(
 
         defaults.append(demo_defaults())
         defaults.append(_simulator_config(base_url, _simulators_of(host)))
+    secret_paths = host.secret_config_keys()
     config = (
-        load_config(list(config_paths), env=env, defaults=defaults) if defaults else preliminary
+        load_config(list(config_paths), env=env, defaults=defaults, secret_paths=secret_paths)
+        if defaults or secret_paths
+        else preliminary
     )
 
     settings: dict[str, Any] = {}

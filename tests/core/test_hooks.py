@@ -214,3 +214,16 @@ def test_greenroom_startup_runs_once_when_the_portal_starts(serve: Any) -> None:
 
     portal, _ = serve(Startup())
     assert started == [portal.registry]
+
+
+def test_greenroom_secret_config_keys_are_redacted_and_scrubbed(serve: Any) -> None:
+    class Secrets(Named):
+        @hookimpl
+        def greenroom_secret_config_keys(self) -> list[str]:
+            return ["hooked.webhookUrl"]
+
+    url = "https://hooks.example.com/T000/B000/very-secret-path"
+    portal, client = serve(Secrets(), f"hooked:\n  webhookUrl: {url}\n")
+    assert portal.config.get("hooked.webhookUrl") == url
+    assert "very-secret-path" not in portal.config.dump_redacted()
+    assert "very-secret-path" not in portal.scrub(f"POST {url} failed")
