@@ -34,7 +34,9 @@ def check_plugin_id(plugin_id: object, where: str = "") -> str:
     return plugin_id
 
 
-Predicate = Callable[[Entity], "bool | Awaitable[bool]"]
+#: ``is_available(entity)``, or ``is_available(entity, apis)`` to ask the portal's APIs; either
+#: may be async.
+Predicate = Callable[..., "bool | Awaitable[bool]"]
 
 #: Where a card's actions post to, under the entity page (:meth:`CardContext.action_url`).
 CARD_ACTION = "/actions/{card_id}/{action}"
