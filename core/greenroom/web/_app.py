@@ -20,7 +20,15 @@ from .._data import app_secret
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import ProxyDispatch, ProxyHandler, create_proxy_router
 from .._render import configure
-from . import _api_routes, _coverage, _incidents, _marketplace, _pages
+from . import (
+    _api_routes,
+    _coverage,
+    _incident_detail,
+    _incidents,
+    _mapping,
+    _marketplace,
+    _pages,
+)
 from ._access_log import AccessLogMiddleware
 from ._session import Sessions
 from ._sign_in import SignInMiddleware, identity_of
@@ -80,8 +88,10 @@ def create_app(portal: Portal) -> FastAPI:
 
     app.include_router(_api_routes.router)
     app.include_router(create_proxy_router(portal.proxy, handler=proxy), prefix="/api/proxy")
-    _coverage.setup(app)
-    for view in (_marketplace, _incidents, _coverage):
+    for view in (_marketplace, _incidents, _coverage, _incident_detail, _mapping):
+        setup = getattr(view, "setup", None)  # the views that prepare app state at creation
+        if setup is not None:
+            setup(app)
         app.include_router(view.router)
     for plugin_id, router in portal.contributions.routes.items():
         app.include_router(router, prefix=f"/api/{plugin_id}", tags=[plugin_id])
