@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -255,7 +255,3 @@ class GuestGate:
             "did not come through it." if not oidc else "Sign in to use this portal.",
             401, link=("/auth/sign-in", "Sign in") if oidc else None,
         )
-
-
-def setup(app: FastAPI) -> None:
-    return None
