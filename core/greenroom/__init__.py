@@ -23,6 +23,7 @@ from ._core_apis import (
     identity_api_ref,
 )
 from ._entity import Entity
+from ._events import ChangeEvent
 from ._exceptions import (
     ApiError,
     ApiIdError,
@@ -42,6 +43,7 @@ from ._exceptions import (
 )
 from ._fetch import FetchApi
 from ._identity import Identity
+from ._live import LiveUpdates, live_api_ref
 from ._plugin import ActionResult, Card, CardContext, Plugin, Simulator, create_plugin, hookimpl
 from ._provider import (
     OPEN_STATUSES,
@@ -72,6 +74,7 @@ __all__ = [
     "Card",
     "CardContext",
     "Change",
+    "ChangeEvent",
     "CircularDependencyError",
     "ConfigError",
     "CoverageCheck",
@@ -85,6 +88,7 @@ __all__ = [
     "Incident",
     "IncidentProvider",
     "IncidentStatus",
+    "LiveUpdates",
     "MissingSettingError",
     "NotFoundError",
     "OnCallEntry",
@@ -106,5 +110,6 @@ __all__ = [
     "fetch_api_ref",
     "hookimpl",
     "identity_api_ref",
+    "live_api_ref",
     "require_api",
 ]

@@ -33,6 +33,7 @@ from ._exceptions import ConfigError, GreenroomError
 from ._fetch import FetchApi
 from ._host import Contributions, PluginHost, PluginRecord
 from ._identity import Identity
+from ._live import LiveUpdates, build_live, live_api_ref
 from ._plugin import Card
 from ._provider import IncidentProvider
 from ._proxy import ProxyRoutes, parse_proxy_config
@@ -75,6 +76,7 @@ class Portal:
     identity_header: str | None = None
     identity_name_header: str | None = None
     problems: list[str] = field(default_factory=list)
+    live: LiveUpdates = field(default_factory=LiveUpdates)
 
     @property
     def plugin_records(self) -> list[PluginRecord]:
@@ -117,6 +119,7 @@ class Portal:
         return self.guest
 
     async def aclose(self) -> None:
+        await self.live.aclose()
         await self.fetch.aclose()
 
 
@@ -218,6 +221,8 @@ def build_portal(
     registry.register(
         Scope.DEFAULT, create_api_factory(incident_providers_api_ref, enabled_providers)
     )
+    live = build_live(config, fetch)
+    registry.register(Scope.DEFAULT, create_api_factory(live_api_ref, live))
     host.register_apis(registry)
     for factory in app_apis:
         registry.register(Scope.APP, factory, owner="app")
@@ -259,7 +264,9 @@ def build_portal(
         guest=guest,
         identity_header=config.get("identity.header"),
         identity_name_header=config.get("identity.nameHeader"),
+        live=live,
     )
+    live.entities = lambda: portal.catalog.entities
     enabled_providers.portal = portal
     return portal
 
@@ -303,6 +310,7 @@ def _load_catalog(
 async def run_startup(portal: Portal) -> None:
     from ._api import maybe_await
 
+    await portal.live.start()
     for plugin_id, result in portal.host.startup_calls(portal.registry):
         try:
             await asyncio.wait_for(maybe_await(result), timeout=30)

@@ -95,7 +95,7 @@ def create_app(portal: Portal) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if portal.demo:
         for sim in portal.contributions.simulators:
-            app.mount(f"{SIMULATOR_PREFIX}/{sim.plugin_id}", sim.app())
+            app.mount(f"{SIMULATOR_PREFIX}/{sim.plugin_id}", sim.build(portal.base_url))
 
     @app.exception_handler(StarletteHTTPException)
     async def html_errors(request: Request, exc: StarletteHTTPException) -> Any:

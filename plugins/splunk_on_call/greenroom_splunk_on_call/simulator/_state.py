@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,6 +90,9 @@ class SimulatorState:
         self.rotation_epoch = (now or datetime.now(UTC)) - timedelta(days=3)
         self.incidents: dict[int, SimIncident] = {}
         self._seed_incidents(now or datetime.now(UTC))
+        #: Called with (incident, acting user or None) after every change from now on (the
+        #: simulator's outgoing webhooks listen here).
+        self.on_incident_change: Callable[[SimIncident, str | None], None] | None = None
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -171,6 +175,8 @@ class SimulatorState:
             state_message=state_message,
         )
         self.incidents[incident.number] = incident
+        if self.on_incident_change is not None:
+            self.on_incident_change(incident, None)
         return incident
 
     def transition(
@@ -185,6 +191,8 @@ class SimulatorState:
         incident.transitions.append(
             Transition(phase, datetime.now(UTC), by, message, manually=by is not None)
         )
+        if self.on_incident_change is not None:
+            self.on_incident_change(incident, by)
         return True, ""
 
     # -- seed ------------------------------------------------------------------------------
