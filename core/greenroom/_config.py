@@ -39,8 +39,9 @@ _SECRET_KEY_NAME = re.compile(r"token|key|secret|password|authorization", re.IGN
 # Keys whose names do not say "secret" but whose values carry one: Splunk On-Call's REST
 # endpoint URL holds the integration key in its path.
 _SECRET_KEY_PATHS = frozenset({"splunkOnCall.eventsRestEndpoint"})
-# The password in a URL's user info (database.url: postgresql+psycopg://user:PASSWORD@host/db).
-_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
+# The password in a URL's user info (database.url: postgresql+psycopg://user:PASSWORD@host/db;
+# redis.url: redis://:PASSWORD@host:6379/0, whose user is often empty).
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)([^@\s/]+)(@)")
 _KEY_PATH_PART = re.compile(r"^([^\[\]]*)((?:\[\d+\])*)$")
 # Scrubbing a very short "secret" (a port, "true", "dev") would mangle ordinary text, and no
 # real credential is that short; such values are still redacted where config is shown.

@@ -77,3 +77,15 @@ async def test_a_predicate_that_raises_loses_no_other_entity() -> None:
 
     live = LiveUpdates(entities=lambda: [_entity("a"), _entity("b")])
     assert await live.publish_where(concerns) == ["component:default/b"]
+
+
+def test_a_redis_password_never_shows_where_config_is_shown(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from greenroom._config import load_config
+
+    path = tmp_path / "app-config.yaml"
+    path.write_text("redis:\n  url: redis://:s3cret-pass-word@cache:6379/0\n")
+    config = load_config([path])
+    shown = repr(config.redacted())
+    assert "s3cret-pass-word" not in shown and "cache:6379" in shown
+    assert "s3cret-pass-word" not in config.scrub("connecting to redis://:s3cret-pass-word@cache")
+    assert config.scrub("http://host:8080/path") == "http://host:8080/path"
