@@ -56,8 +56,8 @@ class MemoryDeliveryLog:
             if expires > now and len(self._seen) < self.max_entries:
                 break
             del self._seen[oldest]
-        expires = self._seen.get(key)
-        if expires is not None and expires > now:
+        known = self._seen.get(key)
+        if known is not None and known > now:
             return False
         self._seen[key] = now + (remember_seconds or self.remember_seconds)
         self._seen.move_to_end(key)

@@ -171,19 +171,21 @@ class WebhookReceiver:
 
     async def _apply(self, event: dict[str, Any], event_id: str, event_type: str) -> list[str]:
         assert self.live is not None
-        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        data: Any = event.get("data")
+        data = data if isinstance(data, dict) else {}
         resource = str(event.get("resource_type") or event_type.partition(".")[0])
+        bases = [base for _, base in self._rest_bases()]
+        prefixes: list[str] = []
         if resource == "incident":
-            service = data.get("service") if isinstance(data.get("service"), dict) else {}
-            service_id = str(service.get("id") or "")
-            prefixes = [p for _, base in self._rest_bases() for p in incident_cache_prefixes(
-                base, service_id)] if service_id else []
+            service: Any = data.get("service")
+            service_id = str(service.get("id") or "") if isinstance(service, dict) else ""
+            for base in bases:
+                prefixes += incident_cache_prefixes(base, service_id)
         elif resource == "service":
             service_id = str(data.get("id") or "")
-            prefixes = [p for _, base in self._rest_bases() for p in (
-                *service_cache_prefixes(base, service_id),
-                *incident_cache_prefixes(base, service_id),
-            )] if service_id else []
+            for base in bases:
+                prefixes += service_cache_prefixes(base, service_id)
+                prefixes += incident_cache_prefixes(base, service_id)
         else:  # pagey.ping and event types the portal shows nothing of
             return []
         if not service_id:
