@@ -104,6 +104,12 @@ def test_a_change_made_in_the_simulator_reaches_an_open_page_by_webhook(
     page = _open_entity(context, slow_cache_portal)
     incident_id, row = _triggered_row(page)
     page.evaluate("window.__notReloaded = true")
+    listing = context.new_page()
+    listing.goto(slow_cache_portal + "/incidents")
+    expect(listing.locator("html")).to_have_attribute("data-live", "on")
+    listed = listing.locator(f'li.incident[data-incident="{incident_id}"]')
+    expect(listed).to_have_attribute("data-status", "triggered")
+    listing.evaluate("window.__notReloaded = true")
 
     control = f"{slow_cache_portal}/_simulators/pagerduty/_control"
     started = time.monotonic()
@@ -116,6 +122,9 @@ def test_a_change_made_in_the_simulator_reaches_an_open_page_by_webhook(
     expect(shown.locator(".badge-acknowledged")).to_be_visible(timeout=TIMEOUT)
     print(f"\nsimulator change -> visible by webhook: {time.monotonic() - started:.2f} s")
     assert page.evaluate("window.__notReloaded") is True
+    expect(listed).to_have_attribute("data-status", "acknowledged")
+    assert listing.evaluate("window.__notReloaded") is True
+    expect(listing.locator(".live-announcer")).to_have_text("Incidents updated")
     deliveries = httpx.get(f"{control}/webhooks").json()["deliveries"]
     assert [(d["event_type"], d["status"]) for d in deliveries] == [
         ("incident.acknowledged", 200)
