@@ -223,7 +223,10 @@ def _record_invalidations(portal: Portal) -> None:
         return int(original(url_prefix))
 
     invalidate._greenroom_live = True  # type: ignore[attr-defined]
-    fetch.invalidate = invalidate
+    try:
+        fetch.invalidate = invalidate
+    except AttributeError:  # a fetch API that cannot be wrapped: actions reach this replica only
+        log.warning("core.fetch invalidations cannot travel with change events")
 
 
 def setup(app: FastAPI) -> None:
