@@ -48,15 +48,21 @@ from ._plugin import ActionResult, Card, CardContext, Plugin, Simulator, create_
 from ._provider import (
     OPEN_STATUSES,
     ActionOutcome,
+    BulkAnswer,
+    BulkReads,
     Capability,
     Change,
     CoverageCheck,
     Incident,
     IncidentProvider,
     IncidentStatus,
+    IndexCache,
     OnCallEntry,
     Person,
     TriggerRequest,
+    read_coverage,
+    read_on_call,
+    read_open_incidents,
 )
 
 __all__ = [
@@ -70,6 +76,8 @@ __all__ = [
     "ApiNotFoundError",
     "ApiRef",
     "ApiRegistry",
+    "BulkAnswer",
+    "BulkReads",
     "Capability",
     "Card",
     "CardContext",
@@ -88,6 +96,7 @@ __all__ = [
     "Incident",
     "IncidentProvider",
     "IncidentStatus",
+    "IndexCache",
     "LiveUpdates",
     "MissingSettingError",
     "NotFoundError",
@@ -111,5 +120,8 @@ __all__ = [
     "hookimpl",
     "identity_api_ref",
     "live_api_ref",
+    "read_coverage",
+    "read_on_call",
+    "read_open_incidents",
     "require_api",
 ]
