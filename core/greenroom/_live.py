@@ -69,6 +69,9 @@ class LiveHub:
         self._sequence = 0
         self._history: deque[NumberedEvent] = deque(maxlen=history)
         self._streams: set[Stream] = set()
+        #: Called with each invalidated prefix after core.fetch forgot it (plugins that keep
+        #: their own derived caches, such as account-wide indexes, listen here).
+        self.invalidation_listeners: list[Callable[[str], object]] = []
         self.delivered = 0
 
     @property
@@ -76,9 +79,14 @@ class LiveHub:
         return f"{self.name}-{self._sequence}"
 
     async def deliver(self, event: ChangeEvent) -> None:
-        if self.fetch is not None:
-            for prefix in event.invalidate:
+        for prefix in event.invalidate:
+            if self.fetch is not None:
                 self.fetch.invalidate(prefix)
+            for listener in list(self.invalidation_listeners):
+                try:
+                    listener(prefix)
+                except Exception:  # noqa: BLE001 - one plugin's listener never blocks the event
+                    log.exception("an invalidation listener failed for %s", prefix)
         self._sequence += 1
         numbered = NumberedEvent(f"{self.name}-{self._sequence}", event)
         self._history.append(numbered)
@@ -200,6 +208,12 @@ class LiveUpdates:
                 log.exception("deciding whether %s concerns %s failed", source, entity.ref)
         await self.publish(refs, card, version=version, invalidate=invalidate, source=source)
         return refs
+
+    def on_invalidate(self, listener: Callable[[str], object]) -> None:
+        """Call ``listener(url_prefix)`` whenever any replica's event invalidates a prefix,
+        after this replica's core.fetch forgot it: for caches a plugin derives from reads."""
+        if listener not in self.hub.invalidation_listeners:
+            self.hub.invalidation_listeners.append(listener)
 
     async def first_delivery(self, key: str, remember_seconds: float | None = None) -> bool:
         """True the first time a webhook delivery ``key`` is seen (replay protection)."""

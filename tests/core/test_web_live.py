@@ -143,10 +143,9 @@ class EventReader:
 
 
 def _incident_reads(app: Any) -> int:
-    return sum(
-        1 for r in app.state.control.requests
-        if r.path == "/incidents" and ("service_ids[]", CHECKOUT_SERVICE_ID) in r.query
-    )
+    """Reads of open incidents (the account-wide index the card is built from)."""
+    requests = app.state.control.requests
+    return sum(1 for r in requests if r.method == "GET" and r.path == "/incidents")
 
 
 def _webhook(url: str, service_id: str) -> None:
@@ -230,7 +229,7 @@ def test_open_pages_are_re_read_once_per_ttl_however_many_watch(
             assert json.loads(change["data"]) | {"version": ""} == {
                 "entity": CHECKOUT, "card": "pagerduty", "version": ""
             }
-        # One read of the service's incidents per re-read, not one per viewer (a re-read may
+        # One read of the open incidents per re-read, not one per viewer (a re-read may
         # be under way while counting).
         before = watcher.probes
         reads = _incident_reads(simulator_app)
@@ -264,4 +263,26 @@ def test_an_action_in_the_portal_is_pushed_at_once_with_what_it_made_stale(
         event = next(n.event for n in portal.live.hub._history if n.event.source == "action")
         assert event.entity == CHECKOUT
         assert any(prefix.endswith("/pagerduty/incidents") for prefix in event.invalidate)
+        viewer.close()
+
+
+@pytest.mark.parametrize("view", ["incidents", "home"])
+def test_list_pages_hear_of_changes_found_by_re_reading(
+    tmp_path: Path, simulator: tuple[str, Any], view: str
+) -> None:
+    simulator_url, simulator_app = simulator
+    portal = _portal(tmp_path, simulator_url, ttl=0.4)
+    app = create_app(portal)
+    for url in _serve(app):
+        viewer = EventReader(f"{url}/api/live/events?watch={view}")
+        viewer.wait_for("ready")
+        _wait(lambda: app.state.live_watcher.probes >= 2)
+        state = simulator_app.state.pagerduty
+        incident = next(
+            i for i in state.incidents.values()
+            if i.service_id == PAYMENTS_SERVICE_ID and i.status == "triggered"
+        )
+        state.set_status(incident, "acknowledged", None)
+        change = viewer.wait_for("change")[0]
+        assert json.loads(change["data"])["entity"] == PAYMENTS
         viewer.close()

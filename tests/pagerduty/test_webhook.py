@@ -127,12 +127,8 @@ def _portal(tmp_path: Path, simulator_url: str) -> Portal:
     return build_portal([config], demo=False)
 
 
-def _incident_reads(simulator: LiveSimulator, service_id: str) -> int:
-    return sum(
-        1
-        for r in simulator.control.requests
-        if r.path == "/incidents" and ("service_ids[]", service_id) in r.query
-    )
+def _reads(simulator: LiveSimulator, path: str) -> int:
+    return sum(1 for r in simulator.control.requests if r.method == "GET" and r.path == path)
 
 
 def _post(client: TestClient, body: bytes, signature: str) -> httpx.Response:
@@ -154,32 +150,30 @@ def test_signature_accepts_any_current_secret_and_rejects_the_rest() -> None:
     assert not signature_ok(body, sign(body, "new").replace("v1=", "v0="), ["new"])
 
 
-def test_a_verified_webhook_forgets_exactly_its_service_and_tells_its_entities(
+def test_a_verified_webhook_forgets_exactly_what_it_concerns_and_tells_its_entities(
     tmp_path: Path, simulator: LiveSimulator
 ) -> None:
     portal = _portal(tmp_path, simulator.url)
     with TestClient(create_app(portal)) as client:
         for name in ("checkout", "payments"):
             assert client.get(f"/catalog/default/component/{name}").status_code == 200
-        checkout_reads = _incident_reads(simulator, CHECKOUT_SERVICE_ID)
-        payments_reads = _incident_reads(simulator, PAYMENTS_SERVICE_ID)
-        assert checkout_reads and payments_reads
-        seen: list[str] = []
+        reads = {path: _reads(simulator, path) for path in ("/incidents", "/services", "/oncalls")}
+        assert all(reads.values())
         stream = portal.live.hub.open(lambda e: True, None)
 
         body = webhook_body(CHECKOUT_SERVICE_ID)
         answer = _post(client, body, sign(body, SECRET))
         assert answer.status_code == 200
         assert answer.json() == {"status": "accepted", "changed": [CHECKOUT]}
-        while not stream.queue.empty():
-            seen.append(stream.queue.get_nowait().event.entity)
-        assert seen == [CHECKOUT]
+        told = [stream.queue.get_nowait().event for _ in range(stream.queue.qsize())]
+        assert [(e.entity, e.card) for e in told] == [(CHECKOUT, "pagerduty")]
 
         for name in ("checkout", "payments"):
             client.get(f"/catalog/default/component/{name}")
-        # Checkout's incidents are read again; payments' cached read is untouched.
-        assert _incident_reads(simulator, CHECKOUT_SERVICE_ID) == checkout_reads + 1
-        assert _incident_reads(simulator, PAYMENTS_SERVICE_ID) == payments_reads
+        # The account's open incidents are read again; services and on-call stay cached.
+        assert _reads(simulator, "/incidents") == reads["/incidents"] + 1
+        assert _reads(simulator, "/services") == reads["/services"]
+        assert _reads(simulator, "/oncalls") == reads["/oncalls"]
 
         # Signed with the previous secret during a rotation: still accepted.
         body = webhook_body(PAYMENTS_SERVICE_ID, event_type="incident.resolved")
@@ -193,7 +187,7 @@ def test_bad_signature_old_timestamp_and_replay_change_nothing(
     portal = _portal(tmp_path, simulator.url)
     with TestClient(create_app(portal)) as client:
         client.get("/catalog/default/component/checkout")
-        reads = _incident_reads(simulator, CHECKOUT_SERVICE_ID)
+        reads = _reads(simulator, "/incidents")
         published = portal.live.published
 
         caplog.set_level(logging.INFO)
@@ -211,19 +205,19 @@ def test_bad_signature_old_timestamp_and_replay_change_nothing(
 
         assert portal.live.published == published
         client.get("/catalog/default/component/checkout")
-        assert _incident_reads(simulator, CHECKOUT_SERVICE_ID) == reads  # still cached
+        assert _reads(simulator, "/incidents") == reads  # still cached
 
         body = webhook_body(CHECKOUT_SERVICE_ID)
         assert _post(client, body, sign(body, SECRET)).json()["status"] == "accepted"
         published = portal.live.published
         client.get("/catalog/default/component/checkout")
-        reads = _incident_reads(simulator, CHECKOUT_SERVICE_ID)
+        reads = _reads(simulator, "/incidents")
         replay = _post(client, body, sign(body, SECRET))
         assert replay.status_code == 200
         assert replay.json() == {"status": "duplicate", "changed": []}
         assert portal.live.published == published
         client.get("/catalog/default/component/checkout")
-        assert _incident_reads(simulator, CHECKOUT_SERVICE_ID) == reads
+        assert _reads(simulator, "/incidents") == reads
 
         # Refusals are logged without the body they came with.
         refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]

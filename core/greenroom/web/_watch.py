@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ProviderError
-from .._provider import OPEN_STATUSES, Capability
-from ._cards import ViewerContext, available_cards, render_card, summaries
+from .._provider import BulkAnswer, Capability, read_on_call, read_open_incidents
+from ._cards import ViewerContext, available_cards, render_card
 
 if TYPE_CHECKING:
     from .._entity import Entity
@@ -33,7 +33,6 @@ log = logging.getLogger("greenroom.live")
 #: Past the cache's expiry, so each probe reads fresh data and caches it for the viewers.
 AFTER_EXPIRY = 0.05
 DEFAULT_PERIOD = 15.0
-MAX_CONCURRENT = 8
 PROBE_TIMEOUT = 30.0
 VIEWS = ("incidents", "oncall", "home")
 
@@ -160,45 +159,50 @@ class Watcher:
         }
 
     async def _per_provider(
-        self, capability: Capability, read: Callable[[Any, Entity], Awaitable[Any]]
+        self,
+        capability: Capability,
+        read: Callable[[Any, list[Entity]], Awaitable[BulkAnswer[Any]]],
     ) -> Digests:
-        limit = asyncio.Semaphore(MAX_CONCURRENT)
-
-        async def one(provider: Any, entity: Entity) -> tuple[tuple[str, str], str]:
-            async with limit:
-                try:
-                    value = repr(await read(provider, entity))
-                except ProviderError as exc:
-                    value = f"failed: {type(exc).__name__}: {exc}"
-            return (entity.ref, "*"), _digest(f"{provider.id}\n{value}")
-
-        jobs = []
+        """One digest per entity of what every provider with ``capability`` answers for it,
+        read as the pages read it (one bulk read per provider where it has one)."""
+        digests: Digests = {}
         for handle in self.portal.providers():
             provider = handle.provider
             if capability not in provider.capabilities:
                 continue
+            entities = []
             for entity in self.portal.catalog.entities:
                 with contextlib.suppress(Exception):
                     if provider.is_available(entity):
-                        jobs.append(one(provider, entity))
-        digests: Digests = {}
-        for key, value in await asyncio.gather(*jobs):
-            digests[key] = _digest(digests.get(key, "") + value)
+                        entities.append(entity)
+            if not entities:
+                continue
+            try:
+                answer = await read(provider, entities)
+            except ProviderError as exc:
+                answer = BulkAnswer(errors={e.ref: exc for e in entities})
+            for entity in entities:
+                found = answer.found.get(entity.ref)
+                error = answer.errors.get(entity.ref)
+                value = repr(found) if error is None else f"failed: {type(error).__name__}: {error}"
+                key = (entity.ref, "*")
+                digests[key] = _digest(digests.get(key, "") + f"{provider.id}\n{value}")
         return digests
 
     async def _probe_incidents(self) -> Digests:
-        return await self._per_provider(
-            Capability.INCIDENTS,
-            lambda p, e: p.list_incidents(e, statuses=OPEN_STATUSES),
-        )
+        return await self._per_provider(Capability.INCIDENTS, read_open_incidents)
 
     async def _probe_on_call(self) -> Digests:
-        return await self._per_provider(Capability.ON_CALL, lambda p, e: p.on_call(e))
+        return await self._per_provider(Capability.ON_CALL, read_on_call)
 
     async def _probe_home(self) -> Digests:
-        entities = list(self.portal.catalog.entities)
-        lines = await summaries(self.portal, entities, self._viewer())
-        return {(ref, "*"): _digest(repr(found)) for ref, found in lines.items()}
+        # The catalog's summary lines are derived from open incidents and who is on call; the
+        # catalog may hold thousands of entities, so read those (in bulk), not every summary.
+        incidents, on_call = await asyncio.gather(self._probe_incidents(), self._probe_on_call())
+        return {
+            key: _digest(incidents.get(key, "") + on_call.get(key, ""))
+            for key in incidents.keys() | on_call.keys()
+        }
 
 
 def _entity_by_ref(portal: Portal, ref: str) -> Entity | None:

@@ -32,6 +32,7 @@ from greenroom import ApiHolder, Entity, LiveUpdates, config_api_ref, live_api_r
 
 from ._client import DEFAULT_STATUSES, INTEGRATION_KEY_ANNOTATION, SERVICE_ID_ANNOTATION
 from ._config import PagerDutyAccount
+from ._index import INCIDENT_PARAMS
 
 log = logging.getLogger("greenroom.pagerduty.webhook")
 
@@ -90,17 +91,32 @@ def _occurred_at(text: Any) -> datetime | None:
 
 
 def incident_cache_prefixes(rest_base: str, service_id: str) -> list[str]:
-    """The cached reads a change to one of ``service_id``'s incidents makes stale: the
-    service's open-incident listing, as :class:`PagerDutyClient` requests it."""
-    params = [("time_zone", "UTC"), ("sort_by", "created_at")]
-    params += [("statuses[]", s) for s in DEFAULT_STATUSES]
-    params.append(("service_ids[]", service_id))
-    return [str(httpx.URL(f"{rest_base}/incidents", params=params))]
+    """The cached reads a change to one of ``service_id``'s incidents makes stale: the pages of
+    the account's open-incident index, and the service's own listing (read when the index is
+    larger than PagerDuty lets one list page through), as the client requests them."""
+    index = str(httpx.URL(f"{rest_base}/incidents", params=[*INCIDENT_PARAMS, ("limit", "")]))
+    own = [*INCIDENT_PARAMS[:2], *(("statuses[]", s) for s in DEFAULT_STATUSES)]
+    own.append(("service_ids[]", service_id))
+    return [index, str(httpx.URL(f"{rest_base}/incidents", params=own))]
 
 
 def service_cache_prefixes(rest_base: str, service_id: str) -> list[str]:
-    """A change to the service itself: its own reads and the searches that can find it."""
-    return [f"{rest_base}/services/{service_id}", f"{rest_base}/services?"]
+    """A change to the service itself: the service index, its own read and its searches."""
+    return [f"{rest_base}/services?", f"{rest_base}/services/{service_id}"]
+
+
+def forget_indexes(provider: Any, prefix: str) -> None:
+    """Forget the account-wide indexes built from reads under ``prefix`` (any replica's
+    event can name them; core.fetch has already forgotten the reads themselves)."""
+    client = provider.client
+    indexes = getattr(client, "indexes", None)
+    if indexes is None:
+        return
+    for account in client.accounts:
+        base = account.rest_base(client.proxy_base_url)
+        for path in ("/incidents", "/services", "/oncalls"):
+            if prefix.startswith(base + path):
+                indexes.invalidate(path)
 
 
 class WebhookReceiver:
@@ -204,10 +220,13 @@ def webhook_routes(apis: ApiHolder) -> APIRouter:
     from ._card import pagerduty_api_ref
 
     router = APIRouter()
+    live = apis.get(live_api_ref)
+    provider = apis.get(pagerduty_api_ref)
+    if live is not None and provider is not None:
+        live.on_invalidate(lambda prefix: forget_indexes(provider, prefix))
 
     @router.post("/webhook", include_in_schema=False)
     async def receive(request: Request) -> JSONResponse:
-        provider = apis.get(pagerduty_api_ref)
-        return await WebhookReceiver(apis, provider).handle(request)
+        return await WebhookReceiver(apis, apis.get(pagerduty_api_ref)).handle(request)
 
     return router

@@ -50,6 +50,17 @@ def stale_paths(event_type: str) -> list[str]:
     return ["/v1/incidents", "/v1/oncall/current"]
 
 
+def forget_lists(provider: Any, prefix: str) -> None:
+    """Forget the organisation-wide lists (and what was built from them) read under
+    ``prefix``: any replica's event can name them; core.fetch already forgot the reads."""
+    client = provider.client
+    lists = getattr(client, "lists", None)
+    if lists is None or not prefix.startswith(client.base):
+        return
+    path = prefix[len(client.base):]
+    lists.invalidate(lambda key: str(key).startswith(path))
+
+
 class WebhookReceiver:
     def __init__(self, apis: ApiHolder, provider: Any) -> None:
         self.provider = provider
@@ -102,10 +113,13 @@ def webhook_routes(apis: ApiHolder) -> APIRouter:
     from ._card import splunk_on_call_api_ref
 
     router = APIRouter()
+    live = apis.get(live_api_ref)
+    provider = apis.get(splunk_on_call_api_ref)
+    if live is not None and provider is not None:
+        live.on_invalidate(lambda prefix: forget_lists(provider, prefix))
 
     @router.post("/webhook", include_in_schema=False)
     async def receive(request: Request) -> JSONResponse:
-        provider = apis.get(splunk_on_call_api_ref)
-        return await WebhookReceiver(apis, provider).handle(request)
+        return await WebhookReceiver(apis, apis.get(splunk_on_call_api_ref)).handle(request)
 
     return router
