@@ -212,14 +212,25 @@ class _Source:
     no_history: bool = False
 
 
+def history_since(now: datetime) -> datetime:
+    """Where the card's history request starts: the window's start rounded down to the hour.
+
+    A per-second ``since`` would make every view a new upstream URL (a cache entry and a vendor
+    call each second); the hour-aligned one stays the same for an hour, so shared reads reuse it
+    within their TTL. :func:`response_metrics` still cuts the window at ``now`` exactly.
+    """
+    return (_aware(now) - WINDOW).replace(minute=0, second=0, microsecond=0)
+
+
 async def render_metrics_card(ctx: CardContext) -> str:
     now = datetime.now(UTC)
     entity = ctx.entity
     covering = [p for p in _providers(ctx) if _safe_available(p, entity)]
     with_history = [p for p in covering if Capability.HISTORY in p.capabilities]
+    since = history_since(now)
     results = await asyncio.gather(
         *(
-            p.list_incidents(entity, statuses=[IncidentStatus.RESOLVED], since=now - WINDOW)
+            p.list_incidents(entity, statuses=[IncidentStatus.RESOLVED], since=since)
             for p in with_history
         ),
         return_exceptions=True,
