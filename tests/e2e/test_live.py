@@ -76,8 +76,8 @@ def test_an_acknowledge_in_one_page_appears_in_another_keeping_its_typed_form(
     description = second.get_by_label("Problem description")
     description.fill("Checkout returns 502 for some card")
     description.press("End")
-    second.mouse.wheel(0, 120)
-    scrolled = second.evaluate("window.scrollY")
+    scrolled = second.evaluate("() => { window.scrollTo(0, 120); return window.scrollY; }")
+    assert scrolled > 0
 
     row = first.locator(f'li.list-item[data-incident-id="{incident_id}"]')
     started = time.monotonic()
