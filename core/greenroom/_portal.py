@@ -101,6 +101,11 @@ class Portal:
                 handles.append(ProviderHandle(plugin_id, provider))
         return handles
 
+    def scrub(self, text: str) -> str:
+        """``text`` without any secret the config holds: the one scrubber for pages, JSON,
+        logs and errors."""
+        return self.config.scrub(text)
+
     def cards_for(self, entity: Entity) -> list[Card]:
         live = set(self.host.enabled_ids())
         return [c for c in self.contributions.cards if c.plugin_id in live]

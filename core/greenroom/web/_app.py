@@ -22,6 +22,7 @@ from .._proxy import ProxyDispatch, ProxyHandler, create_proxy_router
 from .._render import configure
 from . import _api_routes, _pages
 from ._access_log import AccessLogMiddleware
+from ._context import path_for
 from ._session import Sessions
 from ._sign_in import SignInMiddleware, identity_of
 
@@ -42,6 +43,7 @@ def _templates() -> Jinja2Templates:
         loader=jinja2.PrefixLoader({"greenroom": jinja2.PackageLoader("greenroom", "templates")}),
         autoescape=True,
     )
+    env.globals["path_for"] = path_for
     return Jinja2Templates(env=configure(env))
 
 
