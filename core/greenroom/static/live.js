@@ -10,6 +10,10 @@
   "use strict";
   if (!window.fetch || !window.EventSource || !window.DOMParser) return;
 
+  // Where the portal is mounted (it may sit under a path prefix): this script's own URL says.
+  var script = document.currentScript;
+  var ROOT = script && script.src ? new URL(script.src).pathname.replace(/\/static\/live\.js$/, "") : "";
+
   var TICK_MS = 30000;
   var MAX_BACKOFF_MS = 30000;
   var NOT_LIVE_AFTER_MS = 2500;
@@ -30,7 +34,9 @@
     return [];
   }
 
-  var watches = pageWatches(location.pathname);
+  var path = location.pathname;
+  if (ROOT && path.indexOf(ROOT) === 0) path = path.slice(ROOT.length) || "/";
+  var watches = pageWatches(path);
   var entityRef = watches.length && watches[0].indexOf("entity:") === 0 ? watches[0].slice(7) : null;
 
   // --- relative times tick in the browser -------------------------------------------------
@@ -67,7 +73,7 @@
 
   var css = document.createElement("link");
   css.rel = "stylesheet";
-  css.href = "/static/live.css";
+  css.href = ROOT + "/static/live.css";
   document.head.appendChild(css);
 
   var status = document.createElement("div");
@@ -302,7 +308,7 @@
       var query = new URLSearchParams();
       list.forEach(function (w) { query.append("watch", w); });
       if (lastId) query.set("last", lastId);
-      return "/api/live/events?" + query.toString();
+      return ROOT + "/api/live/events?" + query.toString();
     }
     function open(list) {
       current = list.slice();
