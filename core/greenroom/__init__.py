@@ -48,7 +48,9 @@ from ._exceptions import (
 )
 from ._fetch import FetchApi
 from ._identity import Identity
+from ._incident_detail import IncidentDetail, IncidentDetailProvider, Note, TimelineEntry
 from ._live import LiveUpdates, live_api_ref
+from ._mapping import MappableService, ServiceDirectoryProvider
 from ._plugin import ActionResult, Card, CardContext, Plugin, Simulator, create_plugin, hookimpl
 from ._provider import (
     OPEN_STATUSES,
@@ -102,13 +104,17 @@ __all__ = [
     "Identity",
     "IdentityApi",
     "Incident",
+    "IncidentDetail",
+    "IncidentDetailProvider",
     "IncidentProvider",
     "IncidentProvidersApi",
     "IncidentStatus",
     "IndexCache",
     "LiveUpdates",
+    "MappableService",
     "MissingSettingError",
     "NotFoundError",
+    "Note",
     "OnCallEntry",
     "Person",
     "Plugin",
@@ -117,7 +123,9 @@ __all__ = [
     "RateLimitedError",
     "RequestFailedError",
     "Scope",
+    "ServiceDirectoryProvider",
     "Simulator",
+    "TimelineEntry",
     "TriggerRequest",
     "UnauthorizedError",
     "config_api_ref",
