@@ -95,6 +95,10 @@ def _portal(tmp_path: Path, simulator_url: str, ttl: float) -> Portal:
         plugins:
           splunk-on-call: {{enabled: false}}
           response-metrics: {{enabled: false}}
+        auth:
+          provider: proxy
+          allowGuests: true
+          proxy: {{header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}}
         """))
     return build_portal([config], demo=False)
 
@@ -249,7 +253,8 @@ def test_an_action_in_the_portal_is_pushed_at_once_with_what_it_made_stale(
     for url in _serve(create_app(portal)):
         viewer = EventReader(f"{url}/api/live/events?watch=entity:{CHECKOUT}")
         viewer.wait_for("ready")
-        with httpx.Client(base_url=url) as web:
+        # Guests read but never act: the action comes through the trusted (loopback) proxy.
+        with httpx.Client(base_url=url, headers={"X-Forwarded-Email": "ada@example.com"}) as web:
             page = web.get("/catalog/default/component/checkout").text
             token = page.split('name="csrf_token" value="')[1].split('"')[0]
             incident = page.split('name="incident_id" value="')[1].split('"')[0]
