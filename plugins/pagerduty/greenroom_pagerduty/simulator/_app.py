@@ -54,7 +54,9 @@ def create_app(
 
     @app.middleware("http")
     async def record_and_misbehave(request: Request, call_next: Any) -> Response:
-        path = request.url.path
+        # Mounted under another app (the demo's /_simulators/<id>) the URL keeps the mount's
+        # prefix; controls match the path below it.
+        path = request.url.path.removeprefix(request.scope.get("root_path", ""))
         if path.startswith("/_control"):
             return await call_next(request)  # type: ignore[no-any-return]
         raw = await request.body()
@@ -462,6 +464,6 @@ def _add_control_routes(app: FastAPI, state: PagerDutyState, control: SimulatorC
                         for k, v in r.headers.items()
                     },
                 }
-                for r in control.requests[-200:]
+                for r in list(control.requests)[-200:]
             ]
         }

@@ -7,6 +7,7 @@ running simulator use the ``/_control`` endpoints with the same fields.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,13 +43,19 @@ class RecordedRequest:
     body: Any
 
 
+REQUEST_LOG_SIZE = 1000
+
+
 @dataclass
 class SimulatorControl:
     token: str
     rate_limit_per_minute: int | None = None
     events_per_minute: int | None = 120
     faults: list[Fault] = field(default_factory=list)
-    requests: list[RecordedRequest] = field(default_factory=list)
+    #: The latest requests, oldest dropped first so a long-running demo does not grow.
+    requests: deque[RecordedRequest] = field(
+        default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE)
+    )
     clock: Callable[[], float] = time.monotonic
     _window_start: float = 0.0
     _window_count: int = 0

@@ -45,7 +45,9 @@ def create_app(
 
     @app.middleware("http")
     async def gatekeeper(request: Request, call_next: Any) -> Response:
-        path = request.url.path
+        # Mounted under the demo's /_simulators/<id>, match the path below the mount: the full
+        # path would start with CONTROL's "/_simulator" and skip every check.
+        path = request.url.path.removeprefix(request.scope.get("root_path", ""))
         if path.startswith(CONTROL) or path.startswith("/ui"):
             return await call_next(request)  # type: ignore[no-any-return]
         body = await request.body()

@@ -72,6 +72,9 @@ class Fault:
         return path.startswith(self.path)
 
 
+REQUEST_LOG_SIZE = 1000
+
+
 class SimulatorState:
     """Teams, users, policies, routing keys, rotations and incidents of one fake organisation."""
 
@@ -81,7 +84,8 @@ class SimulatorState:
         self.faults: list[Fault] = []
         self.calls: dict[str, deque[float]] = {}
         #: Every request the simulator answered: (method, path, query, json body or None).
-        self.requests: list[tuple[str, str, str, Any]] = []
+        #: The latest ones only, so a long-running demo does not grow.
+        self.requests: deque[tuple[str, str, str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.teams = list(_seed.TEAMS)
         self.users = list(_seed.USERS)
         self.policies = list(_seed.POLICIES)
