@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from ._urls import http_url
+
 if TYPE_CHECKING:
     from ._entity import Entity
     from ._identity import Identity
@@ -55,6 +57,10 @@ class Person:
     avatar_url: str | None = None
     url: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "avatar_url", http_url(self.avatar_url))
+        object.__setattr__(self, "url", http_url(self.url))
+
 
 @dataclass(frozen=True)
 class Incident:
@@ -72,6 +78,9 @@ class Incident:
     number: str | None = None
     created_by: str | None = None
     service: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", http_url(self.url))
 
     @property
     def is_open(self) -> bool:
@@ -99,6 +108,9 @@ class Change:
     entity_ref: str
     url: str | None = None
     source: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", http_url(self.url))
 
 
 @dataclass(frozen=True)
