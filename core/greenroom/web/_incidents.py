@@ -32,6 +32,7 @@ from .._provider import (
     OnCallEntry,
 )
 from ._context import page_context, portal_of, session_of, viewer_of
+from ._forms import read_text_form
 from ._pages import _finish
 from ._session import CSRF_FIELD, Session
 
@@ -380,7 +381,8 @@ def _entity_by_ref(request: Request, ref: str) -> Entity | None:
 @router.post("/incidents/actions/{provider_id}/{action}", include_in_schema=False)
 async def incident_action(request: Request, provider_id: str, action: str) -> Response:
     """Acknowledge or resolve one incident, then back to the same filtered view."""
-    raw = await request.form()
+    form = await read_text_form(request)
+    raw = form.fields
     filters = Filters.from_mapping(raw, prefix="filter_")
 
     async def refuse(status_code: int, message: str) -> Response:
@@ -392,6 +394,8 @@ async def incident_action(request: Request, provider_id: str, action: str) -> Re
         return await refuse(
             403, "Your session expired or the form was sent from elsewhere. Reload and try again."
         )
+    if form.files:
+        return await refuse(400, form.refusal())
     if action not in ACTIONS:
         return await refuse(404, f"No incident action {action!r}; use acknowledge or resolve.")
     handle = next((h for h in portal_of(request).providers() if h.provider.id == provider_id), None)

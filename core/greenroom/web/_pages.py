@@ -25,6 +25,7 @@ from ._cards import (
     summaries,
 )
 from ._context import page_context, portal_of, session_of
+from ._forms import read_text_form
 from ._session import CSRF_FIELD, Session
 
 log = logging.getLogger("greenroom.pages")
@@ -154,8 +155,8 @@ async def card_action(
 ) -> Response:
     portal = portal_of(request)
     entity = _find_entity(request, namespace, kind, name)
-    raw = await request.form()
-    form = {k: str(v) for k, v in raw.items() if k != CSRF_FIELD}
+    raw = await read_text_form(request)
+    form = {k: v for k, v in raw.items() if k != CSRF_FIELD}
     keep: dict[str, Any] = {"form": form, "form_card": card_id, "form_action": action}
     if not Session.csrf_ok(request, str(raw.get(CSRF_FIELD) or "")):
         message = (
@@ -163,6 +164,10 @@ async def card_action(
         )
         return await _entity_response(
             request, entity, status_code=403, alert=("error", message), **keep
+        )
+    if raw.files:
+        return await _entity_response(
+            request, entity, status_code=400, alert=("error", raw.refusal()), **keep
         )
     card = next((c for c in await available_cards(portal, entity) if c.id == card_id), None)
     if card is None or action not in card.actions:
