@@ -21,6 +21,7 @@ from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import create_proxy_router
 from .._render import configure
 from . import _api_routes, _pages
+from ._browser_security import BrowserSecurityMiddleware
 from ._session import Session
 
 log = logging.getLogger("greenroom.web")
@@ -78,6 +79,8 @@ def create_app(portal: Portal) -> FastAPI:
     app.state.session = Session()
     app.state.templates = _templates()
     app.add_middleware(_IdentityMiddleware, portal=portal)
+    # Outermost: host, origin and browser headers for every response, errors included.
+    app.add_middleware(BrowserSecurityMiddleware, base_url=portal.config.get("app.baseUrl"))
 
     app.include_router(_api_routes.router)
     app.include_router(
