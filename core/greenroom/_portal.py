@@ -36,6 +36,7 @@ from ._identity import Identity
 from ._plugin import Card
 from ._provider import IncidentProvider
 from ._proxy import ProxyRoutes, parse_proxy_config
+from ._scrub import install_log_scrubbing, process_scrubber
 
 log = logging.getLogger("greenroom")
 
@@ -261,6 +262,9 @@ def build_portal(
         identity_name_header=config.get("identity.nameHeader"),
     )
     enabled_providers.portal = portal
+    # Log records and CLI output are scrubbed of every portal's secrets (see _scrub).
+    process_scrubber.learn(*config.secret_values)
+    install_log_scrubbing()
     return portal
 
 

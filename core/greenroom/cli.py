@@ -81,6 +81,18 @@ _DELEGATED = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ._scrub import ScrubbingStream
+
+    # Whatever a command prints, no secret of a portal it built reaches the terminal.
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbingStream(stdout), ScrubbingStream(stderr)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if raw and raw[0] in _DELEGATED:
         import importlib

@@ -20,6 +20,7 @@ from .._core_apis import RequestIdentity
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import create_proxy_router
 from .._render import configure
+from .._scrub import Scrubber, ScrubbingMiddleware
 from . import _api_routes, _pages
 from ._browser_security import BrowserSecurityMiddleware
 from ._session import Session
@@ -79,6 +80,9 @@ def create_app(portal: Portal) -> FastAPI:
     app.state.session = Session()
     app.state.templates = _templates()
     app.add_middleware(_IdentityMiddleware, portal=portal)
+    # Secrets never leave in a body, whichever page, card, fragment or error wrote them.
+    app.state.scrubber = Scrubber(portal.config.secret_values)
+    app.add_middleware(ScrubbingMiddleware, scrubber=app.state.scrubber)
     # Outermost: host, origin and browser headers for every response, errors included.
     app.add_middleware(BrowserSecurityMiddleware, base_url=portal.config.get("app.baseUrl"))
 
