@@ -150,6 +150,12 @@ class Config:
             self.redacted(), sort_keys=False, default_flow_style=False, allow_unicode=True
         )
 
+    def learn_secret(self, value: str) -> None:
+        """Scrub ``value`` from now on: a secret issued at run time, such as an OAuth access
+        token, is as secret as one written in the config."""
+        if len(value.strip()) >= _MIN_SCRUBBED_LENGTH:
+            self._secret_values = self._secret_values | {value}
+
     def scrub(self, text: str) -> str:
         """``text`` with every known secret value replaced by ``<redacted>``."""
         for secret in sorted(self._secret_values, key=len, reverse=True):

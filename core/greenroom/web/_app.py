@@ -14,41 +14,20 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._core_apis import RequestIdentity
+from .._data import app_secret
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import create_proxy_router
 from .._render import configure
 from .._scrub import Scrubber, ScrubbingMiddleware
 from . import _api_routes, _pages
 from ._browser_security import BrowserSecurityMiddleware
-from ._session import Session
+from ._session import Sessions
+from ._sign_in import SignInMiddleware, identity_of
 
 log = logging.getLogger("greenroom.web")
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-
-
-class _IdentityMiddleware:
-    """Binds the request's identity so `core.identity` answers for the current viewer."""
-
-    def __init__(self, app: ASGIApp, portal: Portal) -> None:
-        self.app = app
-        self.portal = portal
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        token = RequestIdentity.bind(self.portal.identity_for(headers))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            from .._core_apis import _current_identity
-
-            _current_identity.reset(token)
 
 
 def _templates() -> Jinja2Templates:
@@ -77,9 +56,12 @@ def create_app(portal: Portal) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.portal = portal
-    app.state.session = Session()
     app.state.templates = _templates()
-    app.add_middleware(_IdentityMiddleware, portal=portal)
+    # Starlette runs the last middleware added first: the session is read before sign-in runs.
+    app.add_middleware(SignInMiddleware, backends=portal.sign_in, guest=portal.guest)
+    Sessions(
+        app_secret(portal.config), https_only=portal.base_url.startswith("https:")
+    ).install(app)
     # Secrets never leave in a body, whichever page, card, fragment or error wrote them.
     app.state.scrubber = Scrubber(portal.config.secret_values)
     app.add_middleware(ScrubbingMiddleware, scrubber=app.state.scrubber)
@@ -91,7 +73,7 @@ def create_app(portal: Portal) -> FastAPI:
         create_proxy_router(
             portal.proxy,
             client=lambda: portal.fetch.client,
-            identity=lambda request: portal.identity_for(request.headers),
+            identity=identity_of,
         ),
         prefix="/api/proxy",
     )

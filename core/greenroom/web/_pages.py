@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from markupsafe import Markup
 
 from .._entity import Entity
 from .._exceptions import ProviderError
@@ -24,9 +24,9 @@ from ._cards import (
     stream_cards,
     summaries,
 )
-from ._context import page_context, portal_of, session_of
+from ._context import page_context, portal_of, render_page
 from ._forms import read_text_form
-from ._session import CSRF_FIELD, Session
+from ._session import CSRF_FIELD, csrf_protected, flash
 
 log = logging.getLogger("greenroom.pages")
 
@@ -42,36 +42,80 @@ def _find_entity(request: Request, namespace: str, kind: str, name: str) -> Enti
     return entity
 
 
+#: Rows of the home page: summaries are asked for these only, whatever the catalog's size.
+PAGE_SIZE = 50
+ROWS_MARKER = "<!--GREENROOM-ROWS-->"
+COVERAGE_MARKER = "<!--GREENROOM-COVERAGE-->"
+
+
 @router.get("/", response_class=HTMLResponse)
 async def catalog_page(
-    request: Request, q: str = "", kind: str = "", owner: str = ""
+    request: Request, q: str = "", kind: str = "", owner: str = "", page: str = "1"
 ) -> Response:
+    """The catalog, searched and filtered on the server, 50 rows a page. The page head goes
+    out at once; each shown row's summaries (from the providers' account-wide indexes) and the
+    coverage line follow as soon as they are ready."""
     portal = portal_of(request)
     entities = portal.catalog.search(q, kind=kind or None, owner=owner or None)
-    ctx, token, is_new = page_context(request, nav="catalog")
-    viewer = ViewerContext(ctx["viewer"], token)
+    pages = max(1, -(-len(entities) // PAGE_SIZE))
+    number = min(max(1, int(page) if page.isdigit() else 1), pages)
+    shown = entities[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+    ctx = page_context(request, nav="catalog")
+    viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
+    templates = request.app.state.templates
+
+    def page_url(n: int) -> str:
+        query = {k: v for k, v in (("q", q), ("kind", kind), ("owner", owner)) if v}
+        return "/?" + urlencode({**query, "page": n})
+
+    ctx.update(
+        entities=shown,
+        q=q,
+        kind=kind,
+        owner=owner,
+        kinds=portal.catalog.kinds(),
+        owners=portal.catalog.owners(),
+        problems=[str(p) for p in portal.catalog.problems],
+        page=number,
+        pages=pages,
+        total=len(entities),
+        first=(number - 1) * PAGE_SIZE + 1,
+        last=(number - 1) * PAGE_SIZE + len(shown),
+        page_url=page_url,
+    )
+    html = templates.get_template("greenroom/home.html").render(ctx)
+    head, _, rest = html.partition(ROWS_MARKER)
+    middle, _, tail = rest.partition(COVERAGE_MARKER)
+    parts = templates.get_template("greenroom/home_rows.html").module
+    coverage = asyncio.ensure_future(_coverage_summary(request))
+
+    async def body() -> AsyncIterator[str]:
+        try:
+            yield head
+            if shown:
+                providers = await _provider_badges(portal, shown)
+                lines = await summaries(portal, shown, viewer)
+                yield "".join(str(parts.row(e, providers, lines)) for e in shown)
+            yield middle
+            yield str(parts.coverage(await coverage))
+            yield tail
+        finally:
+            coverage.cancel()
+
+    response = StreamingResponse(body(), media_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _provider_badges(portal: Any, entities: Sequence[Entity]) -> dict[str, list[str]]:
     providers: dict[str, list[str]] = {}
     for entity in entities:
         for card in await available_cards(portal, entity):
             titles = providers.setdefault(entity.ref, [])
             if card.title not in titles:
                 titles.append(card.title)
-    lines = await summaries(portal, entities, viewer)
-    everything = portal.catalog.entities
-    ctx.update(
-        entities=entities,
-        q=q,
-        kind=kind,
-        owner=owner,
-        kinds=sorted({e.kind for e in everything}),
-        owners=sorted({e.owner for e in everything if e.owner}),
-        providers=providers,
-        summaries=lines,
-        problems=[str(p) for p in portal.catalog.problems],
-        coverage_summary=await _coverage_summary(request),
-    )
-    response = request.app.state.templates.TemplateResponse(request, "greenroom/home.html", ctx)
-    return _finish(request, response, token, is_new)
+    return providers
 
 
 async def _coverage_summary(request: Request) -> str | None:
@@ -85,15 +129,6 @@ async def _coverage_summary(request: Request) -> str | None:
         return None
 
 
-def _finish(request: Request, response: Response, token: str, is_new: bool) -> Response:
-    if is_new:
-        Session.set_csrf(response, token)
-    flash_cookie = request.cookies.get("greenroom_flash")
-    if flash_cookie:
-        response.delete_cookie("greenroom_flash", path="/")
-    return response
-
-
 async def _entity_response(
     request: Request,
     entity: Entity,
@@ -105,10 +140,10 @@ async def _entity_response(
     form_action: str | None = None,
 ) -> Response:
     portal = portal_of(request)
-    ctx, token, is_new = page_context(request, nav="catalog")
+    ctx = page_context(request, nav="catalog")
     if alert is not None:
         ctx["flash"] = alert
-    viewer = ViewerContext(ctx["viewer"], token, form, form_card, form_action)
+    viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"], form, form_card, form_action)
     cards = await available_cards(portal, entity)
     before = getattr(request.app.state, "before_cards", None)
     extra = await before(portal, entity, cards, viewer) if before else None
@@ -126,7 +161,7 @@ async def _entity_response(
     response.headers["Cache-Control"] = "no-store"
     # Lets reverse proxies (nginx) pass each card on as soon as it is ready.
     response.headers["X-Accel-Buffering"] = "no"
-    return _finish(request, response, token, is_new)
+    return response
 
 
 @router.get("/catalog/{namespace}/{kind}/{name}", response_class=HTMLResponse)
@@ -144,12 +179,32 @@ async def card_fragment(
     card = next((c for c in await available_cards(portal, entity) if c.id == card_id), None)
     if card is None:
         raise HTTPException(404, f"No card {card_id} for {entity.ref}")
-    ctx, token, is_new = page_context(request)
-    html = await render_card(portal, card, entity, ViewerContext(ctx["viewer"], token))
-    return _finish(request, HTMLResponse(str(html)), token, is_new)
+    ctx = page_context(request)
+    viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
+    html = await render_card(portal, card, entity, viewer)
+    return HTMLResponse(str(html))
 
 
-@router.post("/catalog/{namespace}/{kind}/{name}/actions/{card_id}/{action}")
+async def _submitted(request: Request) -> dict[str, str]:
+    return {k: v for k, v in (await read_text_form(request)).items() if k != CSRF_FIELD}
+
+
+async def _refuse_card_action(request: Request, message: str) -> Response:
+    """The entity page again, with the refused form's input kept."""
+    params = request.path_params
+    entity = portal_of(request).catalog.find(params["namespace"], params["kind"], params["name"])
+    if entity is None:
+        return render_message(request, "Not found", message, 403)
+    return await _entity_response(
+        request, entity, status_code=403, alert=("error", message),
+        form=await _submitted(request), form_card=params["card_id"], form_action=params["action"],
+    )
+
+
+@router.post(
+    "/catalog/{namespace}/{kind}/{name}/actions/{card_id}/{action}",
+    dependencies=[csrf_protected(_refuse_card_action)],
+)
 async def card_action(
     request: Request, namespace: str, kind: str, name: str, card_id: str, action: str
 ) -> Response:
@@ -158,13 +213,6 @@ async def card_action(
     raw = await read_text_form(request)
     form = {k: v for k, v in raw.items() if k != CSRF_FIELD}
     keep: dict[str, Any] = {"form": form, "form_card": card_id, "form_action": action}
-    if not Session.csrf_ok(request, str(raw.get(CSRF_FIELD) or "")):
-        message = (
-            "Your session expired or the form was sent from elsewhere. Check and send it again."
-        )
-        return await _entity_response(
-            request, entity, status_code=403, alert=("error", message), **keep
-        )
     if raw.files:
         return await _entity_response(
             request, entity, status_code=400, alert=("error", raw.refusal()), **keep
@@ -175,8 +223,8 @@ async def card_action(
             request, entity, status_code=404,
             alert=("error", f"No action {action!r} on card {card_id!r} for this entity."), **keep,
         )
-    ctx, token, _ = page_context(request)
-    viewer = ViewerContext(ctx["viewer"], token)
+    ctx = page_context(request)
+    viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
     try:
         result = await asyncio.wait_for(
             card.actions[action](card_context(portal, card, entity, viewer), form),
@@ -198,9 +246,8 @@ async def card_action(
             request, entity, status_code=400, alert=("error", _scrub(request, result.message)),
             **keep,
         )
-    response = RedirectResponse(entity.path, status_code=303)
-    session_of(request).set_flash(response, "success", _scrub(request, result.message))
-    return response
+    flash(request, "success", _scrub(request, result.message))
+    return RedirectResponse(entity.path, status_code=303)
 
 
 def _scrub(request: Request, text: str) -> str:
@@ -209,13 +256,6 @@ def _scrub(request: Request, text: str) -> str:
 
 
 def render_message(request: Request, heading: str, message: str, status: int) -> Response:
-    ctx, token, is_new = page_context(request)
+    ctx = page_context(request)
     ctx.update(heading=heading, message=message)
-    response = request.app.state.templates.TemplateResponse(
-        request, "greenroom/message.html", ctx, status_code=status
-    )
-    return _finish(request, response, token, is_new)
-
-
-def markup(value: Any) -> Markup:
-    return Markup(value)
+    return render_page(request, "message.html", ctx, status_code=status)

@@ -13,12 +13,14 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from . import _payloads as payloads
 from ._control import Fault, RecordedRequest, SimulatorControl
+from ._oauth import TokenIssuer, add_token_route, required_scope
 from ._state import DEFAULT_HTML_BASE, PagerDutyState
 
 _MAX_PAGE = 100
@@ -38,10 +40,16 @@ def create_app(
     events_per_minute: int | None = 120,
     faults: list[Fault] | None = None,
     html_base: str | None = None,
+    oauth_clients: dict[str, str] | None = None,
+    oauth_token_lifetime: int = 3600,
+    scale: int = 0,
 ) -> FastAPI:
     """A PagerDuty look-alike. ``app.state.control`` injects faults and rate limits at run
-    time; ``app.state.pagerduty`` is the account's state."""
-    state = PagerDutyState(seed=seed, html_base=html_base or DEFAULT_HTML_BASE)
+    time; ``app.state.pagerduty`` is the account's state; ``app.state.identity`` issues OAuth
+    tokens to ``oauth_clients`` (client id to secret) for the account ``greenroom-demo``.
+    ``scale`` adds that many generated services (five to an escalation policy, an open
+    incident on every fourth), for trying the portal on a large account."""
+    state = PagerDutyState(seed=seed, html_base=html_base or DEFAULT_HTML_BASE, scale=scale)
     control = SimulatorControl(
         token=token,
         rate_limit_per_minute=rate_limit_per_minute,
@@ -51,6 +59,8 @@ def create_app(
     app = FastAPI(title="PagerDuty simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.pagerduty = state
     app.state.control = control
+    identity = TokenIssuer(clients=dict(oauth_clients or {}), lifetime=oauth_token_lifetime)
+    app.state.identity = identity
 
     @app.middleware("http")
     async def record_and_misbehave(request: Request, call_next: Any) -> Response:
@@ -64,6 +74,11 @@ def create_app(
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
+        if path == "/oauth/token":
+            body = {
+                k: ("[redacted]" if k == "client_secret" else v)
+                for k, v in parse_qsl(raw.decode("utf-8", "replace"))
+            }
         control.requests.append(
             RecordedRequest(
                 request.method,
@@ -76,7 +91,13 @@ def create_app(
         rate_headers: dict[str, str] = {}
         if path.startswith(_REST_PREFIXES):
             authorization = request.headers.get("authorization", "")
-            if authorization != f"Token token={control.token}":
+            if authorization.startswith("Bearer "):
+                refused = identity.check(
+                    authorization[len("Bearer ") :], required_scope(request.method, path)
+                )
+                if refused is not None:
+                    return refused
+            elif authorization != f"Token token={control.token}":
                 return JSONResponse(payloads.error(2006, "Invalid Credentials"), 401)
             allowed, limit, remaining, reset = control.rest_rate()
             rate_headers = {
@@ -98,6 +119,7 @@ def create_app(
         response.headers.update(rate_headers)
         return response
 
+    add_token_route(app, identity)
     _add_rest_routes(app, state, control)
     _add_events_routes(app, state, control)
     _add_control_routes(app, state, control)
@@ -144,8 +166,17 @@ def _page(request: Request) -> tuple[int, int] | JSONResponse:
     return limit, offset
 
 
-def _paged(request: Request, key: str, items: list[Any], limit: int, offset: int) -> dict[str, Any]:
+def _paged(
+    request: Request,
+    key: str,
+    items: list[Any],
+    limit: int,
+    offset: int,
+    render: Any = None,
+) -> dict[str, Any]:
     window = items[offset : offset + limit]
+    if render is not None:  # build payloads for the requested page only
+        window = [render(item) for item in window]
     want_total = request.query_params.get("total", "false").lower() == "true"
     return {
         key: window,
@@ -183,8 +214,9 @@ def _add_rest_routes(app: FastAPI, state: PagerDutyState, control: SimulatorCont
             if not query or query in s.name.lower() or query == s.integration_key
         ]
         include = _includes(request)
-        items = [payloads.service(state, s, include) for s in matched]
-        return _paged(request, "services", items, *page)
+        return _paged(
+            request, "services", matched, *page, lambda s: payloads.service(state, s, include)
+        )
 
     @app.get("/services/{service_id}")
     async def get_service(service_id: str, request: Request) -> Any:
@@ -244,8 +276,9 @@ def _add_rest_routes(app: FastAPI, state: PagerDutyState, control: SimulatorCont
             ),
             reverse=direction == "desc",
         )
-        items = [payloads.incident(state, i) for i in found]
-        return _paged(request, "incidents", items, *page)
+        return _paged(
+            request, "incidents", found, *page, lambda i: payloads.incident(state, i)
+        )
 
     @app.get("/incidents/{incident_id}")
     async def get_incident(incident_id: str) -> Any:
@@ -310,8 +343,11 @@ def _add_rest_routes(app: FastAPI, state: PagerDutyState, control: SimulatorCont
             for level, user_id, schedule in state.on_call(policy.id):
                 if user_ids and user_id not in user_ids:
                     continue
-                items.append(payloads.oncall(state, policy, level, user_id, schedule, include))
-        return _paged(request, "oncalls", items, *page)
+                items.append((policy, level, user_id, schedule))
+        return _paged(
+            request, "oncalls", items, *page,
+            lambda o: payloads.oncall(state, o[0], o[1], o[2], o[3], include),
+        )
 
 
 def _parse_time(value: str | None) -> Any:
