@@ -79,7 +79,7 @@ def create_app(
                 k: ("[redacted]" if k == "client_secret" else v)
                 for k, v in parse_qsl(raw.decode("utf-8", "replace"))
             }
-        control.requests.append(
+        control.record(
             RecordedRequest(
                 request.method,
                 path,
@@ -500,6 +500,6 @@ def _add_control_routes(app: FastAPI, state: PagerDutyState, control: SimulatorC
                         for k, v in r.headers.items()
                     },
                 }
-                for r in list(control.requests)[-200:]
+                for r in control.requests[-200:]
             ]
         }

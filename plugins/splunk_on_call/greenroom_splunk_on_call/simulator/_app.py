@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from . import _seed
-from ._state import Fault, SimIncident, SimulatorState
+from ._state import REQUEST_LOG_SIZE, Fault, SimIncident, SimulatorState
 
 PUBLIC = "/api-public"
 REST_ENDPOINT = "/integrations/generic/20131114/alert"
@@ -60,6 +60,8 @@ def create_app(
             parsed = body.decode("utf-8", "replace")
         with state.lock:
             state.requests.append((request.method, path, request.url.query, parsed))
+            if len(state.requests) > REQUEST_LOG_SIZE:
+                del state.requests[: len(state.requests) - REQUEST_LOG_SIZE]
             fault = next((f for f in state.faults if f.matches(request.method, path)), None)
             if fault is not None and fault.times is not None:
                 fault.times -= 1

@@ -95,8 +95,8 @@ class SimulatorState:
         self.faults: list[Fault] = []
         self.calls: dict[str, deque[float]] = {}
         #: Every request the simulator answered: (method, path, query, json body or None).
-        #: The latest ones only, so a long-running demo does not grow.
-        self.requests: deque[tuple[str, str, str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
+        #: The latest ones only (REQUEST_LOG_SIZE), so a long-running demo does not grow.
+        self.requests: list[tuple[str, str, str, Any]] = []
         self.teams = list(_seed.TEAMS)
         self.users = list(_seed.USERS)
         self.policies = list(_seed.POLICIES)
