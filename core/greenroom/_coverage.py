@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._config import validate_section
+from ._deadline import call_plugin
 from ._entity import Entity
 from ._exceptions import GreenroomError
 from ._provider import CoverageCheck
@@ -272,7 +273,10 @@ async def _check(
 ) -> CoverageCheck:
     provider_id = getattr(provider, "id", "") or ""
     try:
-        check = await asyncio.wait_for(provider.check_coverage(entity), timeout=timeout)
+        check = await call_plugin(
+            provider.check_coverage, entity, timeout=timeout,
+            what=f"{provider.title} coverage check",
+        )
     except TimeoutError:
         return CoverageCheck(
             COVERED, f"annotated; {provider.title} did not confirm within {timeout:g} s",

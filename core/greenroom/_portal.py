@@ -6,7 +6,6 @@ Wiring order (behaviours.md §1): static core APIs; default core APIs; each plug
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +40,8 @@ from ._scrub import install_log_scrubbing, process_scrubber
 log = logging.getLogger("greenroom")
 
 SIMULATOR_PREFIX = "/_simulators"
+#: Seconds each plugin's start-up hook may take before the plugin is marked failed.
+STARTUP_TIMEOUT = 30.0
 DEMO_DIR = Path(__file__).parent / "demo"
 
 
@@ -286,11 +287,14 @@ def _load_catalog(
 
 
 async def run_startup(portal: Portal) -> None:
-    from ._api import maybe_await
+    from ._deadline import call_plugin
 
-    for plugin_id, result in portal.host.startup_calls(portal.registry):
+    for plugin_id, hook in portal.host.startup_hooks():
         try:
-            await asyncio.wait_for(maybe_await(result), timeout=30)
+            await call_plugin(
+                hook, apis=portal.registry, timeout=STARTUP_TIMEOUT,
+                what=f"start-up hook of plugin {plugin_id}",
+            )
         except Exception as exc:  # noqa: BLE001
             portal.host.mark_failed(plugin_id, "startup", exc)
     # Strict mode fails fast at start-up only; once serving, a failure marks its plugin.

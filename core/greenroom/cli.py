@@ -130,7 +130,6 @@ def _print_error(exc: BaseException) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
 
     from ._exceptions import GreenroomError
     from .web import create_app
@@ -155,7 +154,9 @@ def _serve(args: argparse.Namespace) -> int:
             )
     mode = "demo" if portal.demo else ", ".join(paths)
     print(f"Greenroom ({mode}) on http://{internal_host}:{args.port}", flush=True)
-    uvicorn.run(create_app(portal), host=args.host, port=args.port, log_level="warning")
+    from ._shutdown import serve
+
+    serve(create_app(portal), host=args.host, port=args.port)
     return 0
 
 

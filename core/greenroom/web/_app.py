@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._data import app_secret
+from .._deadline import cancel_abandoned
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import create_proxy_router
 from .._render import configure
@@ -47,6 +48,7 @@ def create_app(portal: Portal) -> FastAPI:
         try:
             yield
         finally:
+            cancel_abandoned()  # plugin calls given up on at their deadline
             await portal.aclose()
 
     app = FastAPI(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
-from .._api import maybe_await
+from .._deadline import call_plugin
 from .._entity import Entity
 from .._exceptions import ProviderError
 from .._identity import Identity
@@ -77,8 +77,13 @@ def _scrub(portal: Portal, text: str) -> str:
 async def is_available(portal: Portal, card: Card, entity: Entity) -> bool:
     """A predicate that raises counts as false, and marks its plugin failed."""
     try:
-        return bool(await maybe_await(card.is_available(entity)))
-    except Exception as exc:  # noqa: BLE001
+        return bool(
+            await call_plugin(
+                card.is_available, entity, timeout=card.timeout,
+                what=f"predicate of card {card.id}",
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - raising or hanging alike
         log.error("predicate of card %s raised: %s", card.id, _scrub(portal, str(exc)))
         portal.host.mark_failed(card.plugin_id, f"predicate of card {card.id}", exc)
         return False
@@ -96,7 +101,9 @@ async def render_card(
     """The card's HTML, or its error box. Never raises."""
     try:
         ctx = card_context(portal, card, entity, viewer)
-        html = await asyncio.wait_for(card.render(ctx), timeout=card.timeout)
+        html = await call_plugin(
+            card.render, ctx, timeout=card.timeout, what=f"card {card.id}"
+        )
         return Markup(html)
     except TimeoutError:
         message = f"No answer within {card.timeout:g} seconds. Reload the page to try again."
@@ -153,7 +160,9 @@ async def summaries(
             return None
         try:
             ctx = card_context(portal, card, entity, viewer)
-            text = await asyncio.wait_for(card.summary(ctx), timeout=timeout)
+            text = await call_plugin(
+                card.summary, ctx, timeout=timeout, what=f"summary of card {card.id}"
+            )
         except Exception as exc:  # noqa: BLE001
             text = f"unavailable ({_scrub(portal, type(exc).__name__)})"
         return (entity.ref, card.title, text) if text else None

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import BaseModel
 
+from .._deadline import call_plugin
 from .._entity import Entity
 from .._exceptions import NotFoundError, ProviderError
 from .._provider import (
@@ -417,8 +418,9 @@ async def incident_action(request: Request, provider_id: str, action: str) -> Re
     method = provider.acknowledge if action == "acknowledge" else provider.resolve
     scrub = getattr(portal_of(request).config, "scrub", str)
     try:
-        outcome = await asyncio.wait_for(
-            method(entity, incident_id, identity_of(request)), timeout=15.0
+        outcome = await call_plugin(
+            method, entity, incident_id, identity_of(request), timeout=15.0,
+            what=f"{provider.title} {action}",
         )
     except TimeoutError:
         return await refuse(

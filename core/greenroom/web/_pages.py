@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from .._deadline import call_plugin
 from .._entity import Entity
 from .._exceptions import ProviderError
 from .._plugin import ActionResult
@@ -226,9 +227,9 @@ async def card_action(
     ctx = page_context(request)
     viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
     try:
-        result = await asyncio.wait_for(
-            card.actions[action](card_context(portal, card, entity, viewer), form),
-            timeout=max(card.timeout, 15.0),
+        result = await call_plugin(
+            card.actions[action], card_context(portal, card, entity, viewer), form,
+            timeout=max(card.timeout, 15.0), what=f"action {action} of card {card_id}",
         )
     except TimeoutError:
         result = ActionResult("The action did not finish in time; check before retrying.", False)
