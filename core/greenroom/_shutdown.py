@@ -45,10 +45,13 @@ def _hard_stop() -> None:
     os._exit(1)
 
 
-def serve(app: Any, *, host: str, port: int, log_level: str = "warning") -> None:
+def serve(
+    app: Any, *, host: str, port: int, log_level: str = "warning", access_log: bool = True
+) -> None:
     """Run ``app`` with uvicorn until SIGTERM or SIGINT, then stop within seconds."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=GRACE_SECONDS
+        app, host=host, port=port, log_level=log_level, access_log=access_log,
+        timeout_graceful_shutdown=GRACE_SECONDS,
     )
     _BoundedServer(config).run()
 
