@@ -113,7 +113,7 @@ def _include_optional_routers(app: FastAPI) -> None:
     """Routers of the portal's own views that live in their own modules."""
     import importlib
 
-    for module_name in ("_marketplace", "_incidents", "_coverage"):
+    for module_name in ("_marketplace", "_incidents", "_coverage", "_readiness"):
         try:
             module = importlib.import_module(f"greenroom.web.{module_name}")
         except ModuleNotFoundError as exc:
