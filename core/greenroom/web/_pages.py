@@ -147,22 +147,46 @@ async def _entity_response(
     viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"], form, form_card, form_action)
     cards = await available_cards(portal, entity)
     before = getattr(request.app.state, "before_cards", None)
-    extra = await before(portal, entity, cards, viewer) if before else None
-    ctx.update(entity=entity, cards=cards, slot=loading_slot, before_cards=extra)
+    ctx.update(entity=entity, cards=cards, slot=loading_slot, before_cards=None)
     html = request.app.state.templates.get_template("greenroom/entity.html").render(ctx)
     head, _, tail = html.partition(CARDS_MARKER)
 
     async def body() -> AsyncIterator[str]:
-        yield head
-        async for chunk in stream_cards(portal, cards, entity, viewer):
-            yield chunk
-        yield tail
+        # The head never waits on a vendor: what comes before the cards (the coverage
+        # reminder asks the providers) streams in like a card, placed first.
+        extra = asyncio.ensure_future(before(portal, entity, cards, viewer)) if before else None
+        try:
+            yield head
+            async for chunk in stream_cards(portal, cards, entity, viewer):
+                yield chunk
+                if extra is not None and extra.done():
+                    yield _before_cards_chunk(extra)
+                    extra = None
+            if extra is not None:
+                await asyncio.wait({extra})
+                yield _before_cards_chunk(extra)
+                extra = None
+            yield tail
+        finally:
+            if extra is not None:
+                extra.cancel()
 
     response = StreamingResponse(body(), status_code=status_code, media_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     # Lets reverse proxies (nginx) pass each card on as soon as it is ready.
     response.headers["X-Accel-Buffering"] = "no"
     return response
+
+
+def _before_cards_chunk(task: asyncio.Future[Any]) -> str:
+    try:
+        html = task.result()
+    except Exception:  # noqa: BLE001 - a reminder that fails is left out, the page goes on
+        log.exception("before-cards content failed")
+        return ""
+    if not html:
+        return ""
+    return f'<div class="card-slot before-cards" style="order:-1;flex-basis:100%">{html}</div>\n'
 
 
 @router.get("/catalog/{namespace}/{kind}/{name}", response_class=HTMLResponse)
