@@ -173,6 +173,8 @@ class Catalog:
         )
         self.problems: list[CatalogProblem] = found
         self._keys: list[tuple[str, str, str]] | None = None
+        self._kinds: list[str] | None = None
+        self._owners: list[str] | None = None
 
     @classmethod
     def from_entities(
@@ -182,6 +184,14 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.entities)
+
+    def replace(self, entity: Entity) -> None:
+        """Swap in a changed copy of an entity the catalog holds (same kind, namespace and
+        name): the service mapping page adds mapped annotations in memory this way."""
+        key = _entity_key(entity.namespace, entity.kind, entity.name)
+        old = self._by_key[key]
+        self._by_key[key] = entity
+        self.entities = [entity if e is old else e for e in self.entities]
 
     def find(self, namespace: str, kind: str, name: str) -> Entity | None:
         """The entity ``kind:namespace/name``; every part compares case-insensitively."""
@@ -193,6 +203,8 @@ class Catalog:
         """Entities matching every word of ``query`` (in name, title, owner, kind or
         description), of ``kind`` and owned by ``owner`` when given; all case-insensitive."""
         words = query.lower().split()
+        if not (words or kind or owner):
+            return list(self.entities)
         wanted_owner = owner_key(owner) if owner else None
         wanted_kind = kind.lower() if kind else None
         found = []
@@ -224,10 +236,14 @@ class Catalog:
         return self._keys
 
     def kinds(self) -> list[str]:
-        return sorted({e.kind for e in self.entities}, key=str.lower)
+        if self._kinds is None:  # the catalog does not change once loaded
+            self._kinds = sorted({e.kind for e in self.entities}, key=str.lower)
+        return list(self._kinds)
 
     def owners(self) -> list[str]:
-        return sorted({e.owner for e in self.entities if e.owner}, key=str.lower)
+        if self._owners is None:
+            self._owners = sorted({e.owner for e in self.entities if e.owner}, key=str.lower)
+        return list(self._owners)
 
 
 def merge_annotations(entities: Iterable[Entity]) -> list[Entity]:

@@ -27,7 +27,7 @@ from ._config import validate_section
 from ._deadline import call_plugin
 from ._entity import Entity, owner_key, owner_label
 from ._exceptions import GreenroomError
-from ._provider import CoverageCheck
+from ._provider import CoverageCheck, has_bulk_reads
 
 if TYPE_CHECKING:
     from ._portal import Portal
@@ -312,13 +312,100 @@ async def evaluate(
         for entity in portal.catalog.entities
         if (rules := policy.rules_for(entity))
     ]
-    entries = await asyncio.gather(
-        *(
-            evaluate_entity(e, r, providers, timeout=timeout, scrub=portal.scrub)
-            for e, r in selected
+    scrub = portal.scrub
+    # Providers with bulk reads answer for every entity at once, from their account-wide
+    # indexes: a catalog of 10,000 costs them a few list reads and no task per entity.
+    bulk = [p for p in providers if has_bulk_reads(p)]
+    known = dict(
+        zip(
+            (p.id for p in bulk),
+            await asyncio.gather(
+                *(
+                    _bulk_checks(p, [e for e, _ in selected if covers(p, e)], timeout, scrub)
+                    for p in bulk
+                )
+            ),
+            strict=True,
         )
     )
+    if not bulk:
+        entries = await asyncio.gather(
+            *(evaluate_entity(e, r, providers, timeout=timeout, scrub=scrub) for e, r in selected)
+        )
+        return CoverageReport(tuple(entries), has_policy=bool(policy.rules))
+    others = [p for p in providers if not has_bulk_reads(p)]
+    asked = {
+        entity.ref: [p for p in others if covers(p, entity)] for entity, _ in selected
+    }
+    answered = dict(
+        zip(
+            [ref for ref, mine in asked.items() if mine],
+            await asyncio.gather(
+                *(
+                    asyncio.gather(*(_check(p, entity, timeout, scrub) for p in asked[entity.ref]))
+                    for entity, _ in selected
+                    if asked[entity.ref]
+                )
+            ),
+            strict=True,
+        )
+    )
+    entries = [
+        _entry(
+            entity,
+            rules,
+            [known[p.id][entity.ref] for p in bulk if entity.ref in known[p.id]]
+            + list(answered.get(entity.ref, ())),
+        )
+        for entity, rules in selected
+    ]
     return CoverageReport(tuple(entries), has_policy=bool(policy.rules))
+
+
+def _entry(
+    entity: Entity, rules: Sequence[CoverageRule], checks: Sequence[CoverageCheck]
+) -> EntityCoverage:
+    if not checks:
+        return EntityCoverage(entity, NOT_COVERED, tuple(rules))
+    states = {c.state for c in checks}
+    state = COVERED if COVERED in states else BROKEN if BROKEN in states else NOT_COVERED
+    return EntityCoverage(entity, state, tuple(rules), tuple(checks))
+
+
+async def _bulk_checks(
+    provider: IncidentProvider, entities: Sequence[Entity], timeout: float, scrub: Any
+) -> dict[str, CoverageCheck]:
+    """Each entity's check from one bulk read, with the same rules as :func:`_check`."""
+    provider_id = getattr(provider, "id", "") or ""
+    if not entities:
+        return {}
+    try:
+        checks = await asyncio.wait_for(
+            provider.bulk_coverage(entities),  # type: ignore[attr-defined]
+            timeout=timeout,
+        )
+    except TimeoutError:
+        reason = f"annotated; {provider.title} did not confirm within {timeout:g} s"
+        return {e.ref: CoverageCheck(COVERED, reason, provider_id) for e in entities}
+    except Exception as exc:  # noqa: BLE001 - an unreachable vendor is not a broken annotation
+        reason = f"annotated; {provider.title} could not confirm it: {scrub(str(exc))}"
+        return {e.ref: CoverageCheck(COVERED, reason, provider_id) for e in entities}
+    found = {}
+    for entity in entities:
+        check = checks.get(entity.ref)
+        if check is None:
+            found[entity.ref] = CoverageCheck(
+                COVERED, f"annotated; {provider.title} could not confirm it", provider_id
+            )
+        elif check.state not in STATES:
+            found[entity.ref] = CoverageCheck(
+                COVERED, f"annotated; {provider.title} answered {check.state!r}", provider_id
+            )
+        else:
+            found[entity.ref] = CoverageCheck(
+                check.state, scrub(check.reason), check.provider or provider_id
+            )
+    return found
 
 
 # --- what to add to catalog-info.yaml ------------------------------------------------------------
