@@ -187,7 +187,8 @@ def _before_cards_chunk(task: asyncio.Future[Any]) -> str:
         return ""
     if not html:
         return ""
-    return f'<div class="card-slot before-cards" style="order:-1;flex-basis:100%">{html}</div>\n'
+    # Not a .card-slot: it is the portal's own notice, placed first across the whole row.
+    return f'<div class="before-cards" style="order:-1;flex:1 1 100%;min-width:0">{html}</div>\n'
 
 
 @router.get(ENTITY_PAGE, response_class=HTMLResponse)
