@@ -21,8 +21,9 @@ from greenroom import (
     create_plugin,
 )
 from greenroom._config import Config, load_config
-from greenroom._coverage import CoverageRule, annotation_snippets, evaluate, load_policy, main
+from greenroom._coverage import CoverageRule, annotation_snippets, evaluate, load_policy
 from greenroom._portal import build_portal
+from greenroom.cli import coverage_main as main
 from greenroom.web import create_app
 
 POLICY = """\

@@ -73,8 +73,8 @@ async def is_available(portal: Portal, card: Card, entity: Entity) -> bool:
         portal.host.mark_failed(card.plugin_id, f"predicate of card {card.id}", exc)
 
     return await available(
-        card.is_available, entity, on_error=failed, timeout=card.timeout,
-        what=f"predicate of card {card.id}",
+        card.is_available, entity, apis=portal.registry, on_error=failed,
+        timeout=card.timeout, what=f"predicate of card {card.id}",
     )
 
 
