@@ -1,4 +1,4 @@
-"""Liveness and readiness: /healthz says the process answers; /readyz names failed plugins and
+"""Liveness and readiness: /healthz says the process answers; /readiness names failed plugins and
 unreachable vendors and still answers 200, so a vendor's outage takes no replica out of
 rotation; the HTML /plugins page names failed plugins too."""
 
@@ -57,7 +57,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 def test_liveness_stays_ok_and_readiness_names_what_is_wrong(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
-    ready = client.get("/readyz")
+    ready = client.get("/readiness")
     assert ready.status_code == 200  # a vendor outage takes no replica out of rotation
     report = ready.json()
     assert report["status"] == "degraded"
@@ -69,7 +69,7 @@ def test_liveness_stays_ok_and_readiness_names_what_is_wrong(client: TestClient)
 
 
 def test_readiness_is_a_page_too(client: TestClient) -> None:
-    page = client.get("/readyz", headers={"accept": "text/html"})
+    page = client.get("/readiness", headers={"accept": "text/html"})
     assert page.status_code == 200
     assert "Readiness: degraded" in page.text and "broken-plugin" in page.text
     assert "/down-vendor" in page.text

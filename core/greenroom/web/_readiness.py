@@ -1,9 +1,10 @@
-"""``/readyz``: what is wrong right now, for operators and dashboards.
+"""``/readiness``: what is wrong right now, for operators and dashboards.
 
-``/healthz`` stays liveness (the process answers). Readiness names the plugins that failed (and
-why) and the vendors that cannot be reached, but answers 200 all the same: a vendor's outage is
-not a reason to take a replica out of rotation (every replica would go), and the portal keeps
-serving its catalog, its other vendors and its cached reads.
+``/healthz`` stays liveness (the process answers) and ``/readyz`` the probe (the portal's own
+pools answer their pings). This view names the plugins that failed (and why) and the vendors
+that cannot be reached, and answers 200 all the same: a vendor's outage is not a reason to take
+a replica out of rotation (every replica would go), and the portal keeps serving its catalog,
+its other vendors and its cached reads.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class UpstreamOut(BaseModel):
     detail: str
 
 
-class ReadinessOut(BaseModel):
+class ReadinessReportOut(BaseModel):
     status: str
     failed_plugins: list[FailedPluginOut]
     routes: list[UpstreamOut]
@@ -71,7 +72,7 @@ async def _ping_provider(plugin_id: str, provider: Any) -> UpstreamOut:
     return UpstreamOut(name=name, reachable=True, detail="answers")
 
 
-async def readiness(request: Request) -> ReadinessOut:
+async def readiness(request: Request) -> ReadinessReportOut:
     portal = portal_of(request)
     failed = [
         FailedPluginOut(id=r.id, error=portal.scrub(str(r.error or "failed")))
@@ -91,7 +92,7 @@ async def readiness(request: Request) -> ReadinessOut:
     down = failed or any(u.reachable is False for u in [*routes, *providers])
     for upstream in [*routes, *providers]:
         upstream.detail = portal.scrub(upstream.detail)
-    return ReadinessOut(
+    return ReadinessReportOut(
         status="degraded" if down else "ready",
         failed_plugins=failed,
         routes=list(routes),
@@ -99,8 +100,8 @@ async def readiness(request: Request) -> ReadinessOut:
     )
 
 
-@router.get("/readyz", response_model=ReadinessOut)
-async def readyz(request: Request) -> Any:
+@router.get("/readiness", response_model=ReadinessReportOut)
+async def readiness_view(request: Request) -> Any:
     """Failed plugins and unreachable vendors; always 200 while the portal itself serves."""
     report = await readiness(request)
     if "text/html" in request.headers.get("accept", ""):
