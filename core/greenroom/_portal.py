@@ -31,6 +31,7 @@ from ._exceptions import ConfigError, GreenroomError
 from ._fetch import DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ENTRIES, FetchApi
 from ._host import Contributions, PluginHost, PluginRecord
 from ._identity import Identity, SignInBackend, guest_identity, sign_in_backends
+from ._live import LiveUpdates, build_live, live_api_ref
 from ._plugin import Card
 from ._provider import IncidentProvider
 from ._proxy import ProxyRoutes, parse_proxy_config
@@ -76,6 +77,7 @@ class Portal:
     #: Who is asking is resolved by these, in order (``auth.provider``; see ``_identity``).
     sign_in: list[SignInBackend] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    live: LiveUpdates = field(default_factory=LiveUpdates)
 
     @property
     def plugin_records(self) -> list[PluginRecord]:
@@ -114,6 +116,7 @@ class Portal:
         client. A close that fails is logged (scrubbed) and the rest still close."""
         for ref, exc in await self.registry.aclose():
             log.error("closing %s failed: %s", ref, self.scrub(f"{type(exc).__name__}: {exc}"))
+        await self.live.aclose()
         await self.fetch.aclose()
 
 
@@ -214,6 +217,8 @@ def build_portal(
     registry.register(
         Scope.DEFAULT, create_api_factory(incident_providers_api_ref, enabled_providers)
     )
+    live = build_live(config, fetch)
+    registry.register(Scope.DEFAULT, create_api_factory(live_api_ref, live))
     host.register_apis(registry)
     for factory in app_apis:
         registry.register(Scope.APP, factory, owner="app")
@@ -254,7 +259,9 @@ def build_portal(
         settings=settings,
         guest=guest,
         sign_in=sign_in,
+        live=live,
     )
+    live.entities = lambda: portal.catalog.entities
     enabled_providers.portal = portal
     # Log records and CLI output are scrubbed of every portal's secrets (see _scrub).
     process_scrubber.learn(*config.secret_values)
@@ -301,6 +308,7 @@ def _load_catalog(
 async def run_startup(portal: Portal) -> None:
     from ._deadline import call_plugin
 
+    await portal.live.start()
     for plugin_id, hook in portal.host.startup_hooks():
         try:
             await call_plugin(

@@ -82,7 +82,7 @@ _DELEGATED = {
     # Commands with their own option parsers get every argument after their name untouched
     # (argparse's REMAINDER refuses a leading option such as `coverage --fail-under 100`).
     "coverage": ("greenroom.cli", "coverage_main"),
-    "marketplace": ("greenroom._marketplace", "main"),
+    "marketplace": ("greenroom.cli", "marketplace_main"),
     "create-plugin": ("greenroom_scaffold.cli", "main"),
     "db": ("greenroom._db_cli", "main"),
     "audit": ("greenroom._audit._cli", "main"),
@@ -260,6 +260,42 @@ def _simulate(args: argparse.Namespace) -> int:
     if headers:
         print(f"Send these headers (demo credentials): {headers}", flush=True)
     uvicorn.run(sim.app(), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+# --- greenroom marketplace -----------------------------------------------------------------------
+
+
+def marketplace_main(argv: Sequence[str] | None = None) -> int:
+    """``greenroom marketplace lint [DIR]`` / ``greenroom marketplace check [DIR]``."""
+    from ._marketplace import DEFAULT_DIRECTORY, check_marketplace, lint_directory
+
+    parser = argparse.ArgumentParser(
+        prog="greenroom marketplace", description="Validate the plugin directory."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    lint = commands.add_parser("lint", help="report every invalid entry file")
+    lint.add_argument("directory", nargs="?", default=DEFAULT_DIRECTORY)
+    check = commands.add_parser(
+        "check",
+        help="lint, then check entries against the installed plugin packages",
+    )
+    check.add_argument("directory", nargs="?", default=DEFAULT_DIRECTORY)
+    args = parser.parse_args(argv)
+    if args.command == "lint":
+        problems = lint_directory(args.directory)
+    else:
+        problems = check_marketplace(args.directory)
+    for problem in problems:
+        print(problem)
+    if problems:
+        files = len({problem.file for problem in problems})
+        print(
+            f"{len(problems)} problem(s) in {files} file(s) under {args.directory}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{args.directory}: OK ({args.command})")
     return 0
 
 
