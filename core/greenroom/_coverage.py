@@ -376,9 +376,9 @@ async def _bulk_checks(
     if not entities:
         return {}
     try:
-        checks = await asyncio.wait_for(
-            provider.bulk_coverage(entities),  # type: ignore[attr-defined]
-            timeout=timeout,
+        checks = await call_plugin(
+            provider.bulk_coverage,  # type: ignore[attr-defined]
+            entities, timeout=timeout, what=f"{provider.title} coverage check",
         )
     except TimeoutError:
         reason = f"annotated; {provider.title} did not confirm within {timeout:g} s"
