@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._config import validate_section
+from ._deadline import call_plugin
 from ._entity import Entity, owner_key, owner_label
 from ._provider import CoverageCheck, has_bulk_reads
 
@@ -257,7 +258,10 @@ async def _check(
 ) -> CoverageCheck:
     provider_id = getattr(provider, "id", "") or ""
     try:
-        check = await asyncio.wait_for(provider.check_coverage(entity), timeout=timeout)
+        check = await call_plugin(
+            provider.check_coverage, entity, timeout=timeout,
+            what=f"{provider.title} coverage check",
+        )
     except TimeoutError:
         return CoverageCheck(
             COVERED, f"annotated; {provider.title} did not confirm within {timeout:g} s",
@@ -372,9 +376,9 @@ async def _bulk_checks(
     if not entities:
         return {}
     try:
-        checks = await asyncio.wait_for(
-            provider.bulk_coverage(entities),  # type: ignore[attr-defined]
-            timeout=timeout,
+        checks = await call_plugin(
+            provider.bulk_coverage,  # type: ignore[attr-defined]
+            entities, timeout=timeout, what=f"{provider.title} coverage check",
         )
     except TimeoutError:
         reason = f"annotated; {provider.title} did not confirm within {timeout:g} s"
