@@ -37,7 +37,10 @@ def _config(tmp_path: Path, extra: str = "") -> Path:
     )
     config = tmp_path / "app-config.yaml"
     config.write_text(
-        "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n" + extra
+        "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
+        # Guests read but never act: actions come through a trusted (loopback) proxy.
+        "auth:\n  provider: proxy\n  allowGuests: true\n"
+        "  proxy: {header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}\n" + extra
     )
     return config
 
@@ -72,6 +75,8 @@ def make_client(
             [_config(tmp_path, extra_config)], plugins=[plugin], load_entry_points=False,
             demo=False,
         )
+        kwargs.setdefault("client", ("127.0.0.1", 50000))
+        kwargs.setdefault("headers", {"X-Forwarded-Email": "ada@example.com"})
         client = TestClient(create_app(portal), **kwargs)  # type: ignore[arg-type]
         client.__enter__()
         clients.append(client)
