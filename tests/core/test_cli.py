@@ -149,6 +149,8 @@ def test_config_check_redacts_url_passwords_and_literal_header_values(tmp_path: 
                   headers:
                     X-Auth: literal-header-secret-93
                     Accept: application/json
+            auth:
+              allowGuests: true
             """
         )
     )
