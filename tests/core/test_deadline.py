@@ -82,7 +82,10 @@ def _config(tmp_path: Path) -> Path:
         "metadata: {name: checkout}\nspec: {type: service, owner: team-a}\n"
     )
     config = tmp_path / "app-config.yaml"
-    config.write_text("catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n")
+    config.write_text(
+        "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
+        "auth:\n  allowGuests: true\n"  # `greenroom serve` needs a sign-in choice
+    )
     return config
 
 
