@@ -31,7 +31,11 @@ def _config(tmp_path: Path) -> Path:
         )
     )
     config = tmp_path / "app-config.yaml"
-    config.write_text("catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n")
+    config.write_text(
+        "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
+        "auth:\n  provider: proxy\n  allowGuests: true\n"
+        "  proxy: {header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}\n"
+    )
     return config
 
 
@@ -60,7 +64,11 @@ def client(tmp_path: Path, saved: list[Mapping[str, str]]) -> Iterator[TestClien
     portal = build_portal(
         [_config(tmp_path)], plugins=[plugin], load_entry_points=False, demo=False
     )
-    with TestClient(create_app(portal)) as client:
+    # Guests never act: requests come through the trusted (loopback) proxy as a user.
+    with TestClient(
+        create_app(portal), client=("127.0.0.1", 50000),
+        headers={"X-Forwarded-Email": "ada.lovelace@example.com"},
+    ) as client:
         yield client
 
 

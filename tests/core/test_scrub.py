@@ -132,12 +132,20 @@ def leaky_portal(tmp_path: Path, echo_url: str) -> Iterator[TestClient]:
                 - name: prod
                   kinds: [Component]
                   lifecycles: [production]
+            auth:
+              provider: proxy
+              allowGuests: true
+              proxy: {{header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}}
             """
         )
     )
     env = {"PD_TOKEN": PD_TOKEN, "VO_ID": VO_ID, "VO_KEY": VO_KEY, "REST_KEY": REST_KEY}
     portal = build_portal([config], env=env, demo=False, plugins=[_csrf_probe()])
-    with TestClient(create_app(portal)) as client:
+    # Guests never act: requests come through the trusted (loopback) proxy as a user.
+    with TestClient(
+        create_app(portal), client=("127.0.0.1", 50000),
+        headers={"X-Forwarded-Email": "ada.lovelace@example.com"},
+    ) as client:
         yield client
 
 
