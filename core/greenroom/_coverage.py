@@ -3,9 +3,12 @@ which are.
 
 ``coverage.rules[]`` in the config selects entities by kind, ``spec.type``, ``spec.lifecycle``,
 owner and annotations; an entity a rule selects is *covered* when an enabled provider's
-annotation (``IncidentProvider.annotations``) is on it and the provider confirms it,
-*broken* when the annotation is there but the provider says the vendor does not know it, and
-*not-covered* otherwise. No rule means nothing is checked and nothing is reminded.
+annotation (``IncidentProvider.annotations``) is on it and the provider confirms it (and, for a
+provider that reports on-call, someone is on call), *broken* when the annotation is there but
+the provider says the vendor does not know it, *unknown* when no provider could confirm it (a
+refused token, an account missing from the config, a timeout, an empty escalation policy: the
+reason says which), and *not-covered* otherwise. Only confirmed coverage counts in the score.
+No rule means nothing is checked and nothing is reminded.
 
 ``greenroom coverage`` (``main``) prints the same report for a CI job.
 """
@@ -26,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ._config import validate_section
 from ._entity import Entity
 from ._exceptions import GreenroomError
-from ._provider import CoverageCheck
+from ._provider import Capability, CoverageCheck
 
 if TYPE_CHECKING:
     from ._portal import Portal
@@ -35,9 +38,10 @@ if TYPE_CHECKING:
 COVERED = "covered"
 NOT_COVERED = "not-covered"
 BROKEN = "broken"
-STATES = (COVERED, NOT_COVERED, BROKEN)
+UNKNOWN = "unknown"
+STATES = (COVERED, NOT_COVERED, UNKNOWN, BROKEN)
 
-#: How long one provider may take to confirm one entity before its annotation is trusted as is.
+#: How long one provider may take to confirm one entity; after that its coverage is unknown.
 CHECK_TIMEOUT = 10.0
 
 
@@ -224,6 +228,9 @@ class CoverageReport:
     def gaps(self) -> list[EntityCoverage]:
         return [e for e in self.entries if e.state != COVERED]
 
+    def unknown(self) -> list[EntityCoverage]:
+        return [e for e in self.entries if e.state == UNKNOWN]
+
     def as_json(self) -> dict[str, Any]:
         return {
             "hasPolicy": self.has_policy,
@@ -231,6 +238,7 @@ class CoverageReport:
             "covered": self.count(COVERED),
             "notCovered": self.count(NOT_COVERED),
             "broken": self.count(BROKEN),
+            "unknown": self.count(UNKNOWN),
             "percentage": round(self.percentage, 2),
             "summary": self.summary if self.has_policy else None,
             "owners": [
@@ -271,21 +279,28 @@ async def _check(
     provider: IncidentProvider, entity: Entity, timeout: float, scrub: Any
 ) -> CoverageCheck:
     provider_id = getattr(provider, "id", "") or ""
+    title = provider.title
     try:
-        check = await asyncio.wait_for(provider.check_coverage(entity), timeout=timeout)
+        async with asyncio.timeout(timeout):
+            check = await provider.check_coverage(entity)
+            if check.state == COVERED and Capability.ON_CALL in provider.capabilities:
+                # A service whose escalation policy pages nobody is not confirmed coverage.
+                if not await provider.on_call(entity):
+                    return CoverageCheck(
+                        UNKNOWN,
+                        f"{scrub(check.reason) or title}, but its escalation policy is empty: "
+                        "nobody is on call",
+                        check.provider or provider_id,
+                    )
     except TimeoutError:
+        return CoverageCheck(UNKNOWN, f"{title} did not answer within {timeout:g} s", provider_id)
+    except Exception as exc:  # noqa: BLE001 - a refused token or an outage is not a broken annotation
         return CoverageCheck(
-            COVERED, f"annotated; {provider.title} did not confirm within {timeout:g} s",
+            UNKNOWN, f"{title} could not be asked: {scrub(str(exc)) or type(exc).__name__}",
             provider_id,
         )
-    except Exception as exc:  # noqa: BLE001 - an unreachable vendor is not a broken annotation
-        return CoverageCheck(
-            COVERED, f"annotated; {provider.title} could not confirm it: {scrub(str(exc))}",
-            provider_id,
-        )
-    if check.state not in STATES:
-        return CoverageCheck(COVERED, f"annotated; {provider.title} answered {check.state!r}",
-                             provider_id)
+    if check.state not in (COVERED, NOT_COVERED, BROKEN):
+        return CoverageCheck(UNKNOWN, f"{title} answered {check.state!r}", provider_id)
     return CoverageCheck(check.state, scrub(check.reason), check.provider or provider_id)
 
 
@@ -297,14 +312,18 @@ async def evaluate_entity(
     timeout: float = CHECK_TIMEOUT,
     scrub: Any = str,
 ) -> EntityCoverage:
-    """Coverage of one entity: covered when any annotated provider confirms (or cannot be
-    asked), broken when every annotated provider says the vendor does not know it."""
+    """Coverage of one entity: covered when one annotated provider confirms it; else unknown
+    when a provider could not say, broken when a provider says the vendor does not know the
+    annotation, not covered when no provider's annotation is on it."""
     annotated = [p for p in providers if covers(p, entity)]
     if not annotated:
         return EntityCoverage(entity, NOT_COVERED, tuple(rules))
     checks = await asyncio.gather(*(_check(p, entity, timeout, scrub) for p in annotated))
     states = {c.state for c in checks}
-    state = COVERED if COVERED in states else BROKEN if BROKEN in states else NOT_COVERED
+    if COVERED in states:
+        state = COVERED
+    else:
+        state = UNKNOWN if UNKNOWN in states else BROKEN if BROKEN in states else NOT_COVERED
     return EntityCoverage(entity, state, tuple(rules), tuple(checks))
 
 
@@ -373,7 +392,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--fail-under", type=float, default=None, metavar="PCT",
-        help="exit 1 when the covered percentage is under PCT (0-100)",
+        help="exit 1 when the confirmed covered percentage is under PCT (0-100), or when "
+        "any entity's coverage is unknown",
+    )
+    parser.add_argument(
+        "--allow-unknown", action="store_true",
+        help="with --fail-under: do not fail for unknown coverage (it still does not count)",
     )
     return parser
 
@@ -384,7 +408,7 @@ def format_report(report: CoverageReport) -> str:
     lines = [f"On-call coverage: {report.summary}"]
     lines.append(
         f"  covered {report.count(COVERED)}, not covered {report.count(NOT_COVERED)}, "
-        f"broken {report.count(BROKEN)}"
+        f"unknown {report.count(UNKNOWN)}, broken {report.count(BROKEN)}"
     )
     for owner, entries in report.by_owner().items():
         lines.append(f"\n{owner}")
@@ -395,9 +419,10 @@ def format_report(report: CoverageReport) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``greenroom coverage [--config FILE ...] [--json] [--fail-under PCT]``.
+    """``greenroom coverage [--config FILE ...] [--json] [--fail-under PCT [--allow-unknown]]``.
 
-    Exit codes: 0 fine, 1 under the threshold, 2 bad arguments or config.
+    Exit codes: 0 fine, 1 under the threshold or (without ``--allow-unknown``) some coverage
+    unknown, 2 bad arguments or config.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     # `greenroom coverage -- --fail-under 100`: the outer CLI may pass the separator along.
@@ -421,6 +446,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"Coverage {report.percentage:.1f}% is under the required {args.fail_under:g}%. "
             f"Add a provider annotation to: {gaps}",
+            file=sys.stderr,
+        )
+        return 1
+    if args.fail_under is not None and report.unknown() and not args.allow_unknown:
+        unknown = "; ".join(f"{e.entity.ref} ({e.reason})" for e in report.unknown())
+        print(
+            f"Coverage of {len(report.unknown())} entit"
+            f"{'y is' if len(report.unknown()) == 1 else 'ies is'} unknown: {unknown}. "
+            "Fix the cause, or pass --allow-unknown to accept it.",
             file=sys.stderr,
         )
         return 1
@@ -482,6 +516,7 @@ __all__ = [
     "BROKEN",
     "COVERED",
     "NOT_COVERED",
+    "UNKNOWN",
     "AnnotationSnippet",
     "CoveragePolicy",
     "CoverageReport",

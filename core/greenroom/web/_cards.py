@@ -122,8 +122,9 @@ async def stream_cards(
 ) -> AsyncIterator[str]:
     """Yield each card as soon as it is ready, in whatever order they finish.
 
-    Each finished card is placed where its loading slot was with CSS ``order`` and hides the
-    slot with a one-line style rule, so the page fills in without any JavaScript.
+    Without scripts each finished card is placed where its loading slot was with CSS ``order``
+    and hides the slot with a one-line style rule. With scripts, greenroom.js moves it into its
+    slot (``data-slot``), so focus and reading order follow the visual order, and announces it.
     """
 
     async def one(index: int, card: Card) -> tuple[int, Markup]:
@@ -136,7 +137,8 @@ async def stream_cards(
             yield (
                 f"<style>#slot-{index}{{display:none}}</style>"
                 f'<div class="card-slot" id="card-{escape(cards[index].id)}" '
-                f'data-card="{escape(cards[index].id)}" style="order:{index}">{html}</div>\n'
+                f'data-card="{escape(cards[index].id)}" data-slot="slot-{index}" '
+                f'data-title="{escape(cards[index].title)}" style="order:{index}">{html}</div>\n'
             )
     finally:
         for task in tasks:

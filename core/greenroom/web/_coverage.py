@@ -32,7 +32,7 @@ from ._pages import _finish
 router = APIRouter()
 
 #: The entity page and the home page wait for this at most; a provider that has not confirmed
-#: an annotation by then is trusted (no false reminder because a vendor is slow).
+#: an annotation by then leaves the coverage unknown (said so, with the reason).
 PAGE_CHECK_TIMEOUT = 3.0
 
 
@@ -132,6 +132,7 @@ class CoverageOut(BaseModel):
     covered: int
     notCovered: int
     broken: int
+    unknown: int
     percentage: float
     summary: str | None
     owners: list[OwnerCoverageOut]
