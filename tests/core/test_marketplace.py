@@ -576,6 +576,37 @@ def test_real_portal_shows_bundled_plugins_and_a_disabled_one(tmp_path: Path) ->
     assert 'aria-current="page"' in html.split('href="/plugins"', 1)[1][:40]  # nav marks the page
 
 
+def test_outside_the_repository_every_installed_plugin_is_listed_failed_ones_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greenroom._portal import build_portal
+    from greenroom.web._app import create_app
+
+    # An installed third-party plugin whose import raises, and which ships no entry.
+    site = tmp_path / "site"
+    fake_distribution(site, "greenroom-shaky", "0.3.0", {"shaky": "greenroom_shaky:plugin"})
+    write(site / "greenroom_shaky", "__init__.py", "raise RuntimeError('shaky is broken')\n")
+    monkeypatch.syspath_prepend(str(site))
+    elsewhere = tmp_path / "elsewhere"  # no ./marketplace here: only shipped entries
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = write(elsewhere, "app-config.yaml", "app:\n  title: Elsewhere\n")
+
+    with TestClient(create_app(build_portal([config], demo=False))) as client:
+        html = client.get("/plugins").text
+        data = client.get("/api/marketplace").json()
+    plugins = {p["title"]: p for s in data["sections"] for p in s["plugins"]}
+    assert plugins["Response metrics"]["state"]["status"] == "enabled"
+    assert plugins["Response metrics"]["category"] == "Core Feature"
+    assert plugins["PagerDuty"]["state"]["status"] == "enabled"
+    shaky = plugins["shaky"]
+    assert shaky["state"]["installed"] is True and shaky["state"]["status"] == "failed"
+    assert "shaky is broken" in shaky["state"]["reason"]
+    assert shaky["package_name"] == "greenroom-shaky" and shaky["entry_point"] == "shaky"
+    assert 'badge badge-failed">failed' in entry_html(html, "shaky")
+    assert "no plugin directory entry describes it" in entry_html(html, "shaky")
+
+
 def test_a_package_cannot_ship_an_entry_for_another_package(tmp_path: Path) -> None:
     site = tmp_path / "site"
     installed = InstalledPlugins.scan(

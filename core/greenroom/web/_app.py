@@ -73,6 +73,9 @@ def create_app(portal: Portal) -> FastAPI:
         description="Incident management portal: catalog, on-call, incidents, plugins.",
         version="0.1.0",
         lifespan=lifespan,
+        # /docs and /redoc come from web/_docs.py, with their assets served locally.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.portal = portal
     app.state.session = Session()
@@ -112,7 +115,7 @@ def _include_optional_routers(app: FastAPI) -> None:
     """Routers of the portal's own views that live in their own modules."""
     import importlib
 
-    for module_name in ("_marketplace", "_incidents", "_coverage"):
+    for module_name in ("_marketplace", "_incidents", "_coverage", "_docs"):
         try:
             module = importlib.import_module(f"greenroom.web.{module_name}")
         except ModuleNotFoundError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import traceback
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -97,7 +98,7 @@ async def render_card(
     try:
         ctx = card_context(portal, card, entity, viewer)
         html = await asyncio.wait_for(card.render(ctx), timeout=card.timeout)
-        return Markup(html)
+        return framed(card, str(html))
     except TimeoutError:
         message = f"No answer within {card.timeout:g} seconds. Reload the page to try again."
         return error_box(card.plugin_id, card.title, message)
@@ -107,6 +108,24 @@ async def render_card(
         log.error("card %s raised: %s", card.id, _scrub(portal, traceback.format_exc()))
         text = _scrub(portal, f"{type(exc).__name__}: {exc}")
         return error_box(card.plugin_id, card.title, text)
+
+
+# HTML whose first element has the class "card" draws its own frame.
+_OWN_FRAME = re.compile(
+    r'\A\s*(?:<!--.*?-->\s*)*<[a-zA-Z]+\b[^>]*\bclass="(?:[^"]*\s)?card[\s"]', re.S
+)
+
+
+def framed(card: Card, html: str) -> Markup:
+    """The card's HTML in the host's frame (header with its title, body), unless it drew one."""
+    if _OWN_FRAME.match(html):
+        return Markup(html)
+    title_id = f"card-title-{card.id}"
+    return Markup(
+        '<section class="card" aria-labelledby="{id}"><header class="card-header">'
+        '<h2 class="card-title" id="{id}">{title}</h2></header>'
+        '<div class="card-body">{body}</div></section>'
+    ).format(id=title_id, title=card.title, body=Markup(html))
 
 
 def loading_slot(index: int, card: Card) -> Markup:

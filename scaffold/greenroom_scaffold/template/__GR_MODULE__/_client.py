@@ -146,13 +146,10 @@ class __GR_CLASS__Client:
         return _parse(response, IncidentResponse).incident
 
     def _invalidate_reads(self) -> None:
-        """Reads are cached by core.fetch; what an action changed must be read afresh."""
+        """Reads are cached by core.fetch; what an action changed must be read afresh.
+        core.fetch files each answer under the URL this client asked for (the proxy URL), so
+        that is the prefix to forget."""
         self.fetch.invalidate(self.base_url)
-        # core.fetch files cached answers under the upstream URL its proxy resolved to, so forget
-        # that one too (as the bundled Splunk On-Call plugin does).
-        resolved = self.fetch.proxy.resolve(httpx.URL(self.base_url)) if self.fetch.proxy else None
-        if resolved is not None:
-            self.fetch.invalidate(resolved[0])
 
 
 def _parse(response: httpx.Response, model: type[Model]) -> Model:
