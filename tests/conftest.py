@@ -33,3 +33,13 @@ def _make_venv(folder: Path) -> Path:
 def venv_factory() -> Callable[[Path], Path]:
     """Build a venv over the running test environment: call it with an empty folder."""
     return _make_venv
+
+
+@pytest.fixture(autouse=True)
+def _own_data_folder(tmp_path_factory: pytest.TempPathFactory,
+                     monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's portals keep their database, secret and files in a folder of their own,
+    never in the checkout's `.greenroom/` (which other tests, and engineers, share)."""
+    folder = tmp_path_factory.mktemp("greenroom-data")
+    monkeypatch.setenv("GREENROOM_DATA", str(folder))
+    return folder

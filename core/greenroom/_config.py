@@ -39,6 +39,8 @@ _SECRET_KEY_NAME = re.compile(r"token|key|secret|password|authorization", re.IGN
 # Keys whose names do not say "secret" but whose values carry one: Splunk On-Call's REST
 # endpoint URL holds the integration key in its path.
 _SECRET_KEY_PATHS = frozenset({"splunkOnCall.eventsRestEndpoint"})
+# The password in a URL's user info (database.url: postgresql+psycopg://user:PASSWORD@host/db).
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
 _KEY_PATH_PART = re.compile(r"^([^\[\]]*)((?:\[\d+\])*)$")
 # Scrubbing a very short "secret" (a port, "true", "dev") would mangle ordinary text, and no
 # real credential is that short; such values are still redacted where config is shown.
@@ -144,11 +146,17 @@ class Config:
             self.redacted(), sort_keys=False, default_flow_style=False, allow_unicode=True
         )
 
+    def learn_secret(self, value: str) -> None:
+        """Scrub ``value`` from now on: a secret issued at run time, such as an OAuth access
+        token, is as secret as one written in the config."""
+        if len(value.strip()) >= _MIN_SCRUBBED_LENGTH:
+            self._secret_values = self._secret_values | {value}
+
     def scrub(self, text: str) -> str:
         """``text`` with every known secret value replaced by ``<redacted>``."""
         for secret in sorted(self._secret_values, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
-        return text
+        return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{REDACTED}{m.group(3)}", text)
 
     def _redact(self, value: Any, path: KeyPath, secret: bool) -> Any:
         if isinstance(value, dict):
@@ -173,6 +181,8 @@ class Config:
     def _collect_secret_values(self) -> frozenset[str]:
         secrets: set[str] = set()
         for path, value, secret in _leaves(self._data, (), False):
+            if isinstance(value, str):
+                secrets.update(m.group(2) for m in _URL_PASSWORD.finditer(value))
             if not (secret or self._is_substituted_header(path) or _is_secret_path(path)):
                 continue
             if isinstance(value, str):

@@ -15,6 +15,8 @@ GreenroomError
 ├── CatalogError                   a catalog file or document is wrong (file, line)
 ├── ProxyError                     a proxy route is misconfigured or a request is refused
 ├── MarketplaceError               a plugin directory entry is wrong
+├── DatabaseError                  the portal's SQL database is unreachable or failed
+├── PermissionDeniedError          a permission rule refuses the viewer an action
 └── ProviderError                  an incident provider could not answer
     ├── NotFoundError              the vendor has no such service, team or incident
     ├── UnauthorizedError          the token or API key is missing or wrong
@@ -143,6 +145,28 @@ class ProxyError(GreenroomError):
 
 class MarketplaceError(GreenroomError):
     """A plugin directory entry is invalid."""
+
+
+class DatabaseError(GreenroomError):
+    """The portal's database could not be reached or refused a statement.
+
+    The message names the database with its password redacted and the driver's error class;
+    never the statement's parameters, which may hold what a user typed."""
+
+    def __init__(self, where: str, cause: BaseException) -> None:
+        self.where = where
+        self.cause = cause
+        orig = getattr(cause, "orig", None) or cause
+        super().__init__(f"database {where} failed: {type(orig).__name__}")
+
+
+class PermissionDeniedError(GreenroomError):
+    """A permission rule refuses the viewer an action; the message names the rule."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        self.action = action
+        self.reason = reason
+        super().__init__(reason)
 
 
 class ProviderError(GreenroomError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote_to_bytes
@@ -69,6 +69,9 @@ _ENDPOINT_KEYS = frozenset(
 )
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+#: Headers of a route that change at run time (a plugin's OAuth token), asked per request.
+HeaderSource = Callable[[], Awaitable[Mapping[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -320,6 +323,12 @@ class ProxyRoutes:
         self.mount_path = self.base_url.raw_path.split(b"?", 1)[0].rstrip(b"/")
         # Longest route first, so `/pagerduty/events` wins over `/pagerduty`.
         self._ordered = sorted(self.endpoints.values(), key=lambda e: len(e.route), reverse=True)
+        self.header_sources: dict[str, HeaderSource] = {}
+
+    def use_header_source(self, route: str, source: HeaderSource) -> None:
+        """Add ``await source()``'s headers to requests of ``route`` through ``/api/proxy``
+        (after the configured ones). Plugin clients in-process add such headers themselves."""
+        self.header_sources["/" + route.strip("/")] = source
 
     def __repr__(self) -> str:
         return f"ProxyRoutes({sorted(self.endpoints)!r}, {str(self.base_url)!r})"
@@ -503,6 +512,16 @@ def create_proxy_router(
             return _error(400, "InputError", f"Proxy route {endpoint.route}: {exc}")
 
         headers = upstream_request_headers(endpoint, httpx.Headers(request.headers.raw))
+        source = routes.header_sources.get(endpoint.route)
+        if source is not None:
+            try:
+                headers.update(await source())
+            except Exception as exc:  # a plugin's token source: name the failure, not its text
+                logger.warning("Proxy route %s: no credentials (%s)", endpoint.route,
+                               type(exc).__name__)
+                return _error(502, "BadGatewayError",
+                              f"Proxy route {endpoint.route}: could not get credentials for the "
+                              "upstream")
         has_body = method not in ("GET", "HEAD", "OPTIONS") or "content-length" in headers
         http = client()
         # Not `http.build_request`: that would add the shared client's cookie jar, which holds

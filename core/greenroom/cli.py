@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
 
     create = sub.add_parser("create-plugin", help="generate a new provider plugin package")
     create.add_argument("create_args", nargs=argparse.REMAINDER)
+
+    db = sub.add_parser("db", help="the portal's database schema: upgrade, downgrade, current")
+    db.add_argument("db_args", nargs=argparse.REMAINDER)
+    audit = sub.add_parser("audit", help="the audit trail: export [--since ISO] [--format F]")
+    audit.add_argument("audit_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -70,6 +75,8 @@ _DELEGATED = {
     "coverage": ("greenroom._coverage", "main"),
     "marketplace": ("greenroom._marketplace", "main"),
     "create-plugin": ("greenroom_scaffold.cli", "main"),
+    "db": ("greenroom._db_cli", "main"),
+    "audit": ("greenroom._audit._cli", "main"),
 }
 
 

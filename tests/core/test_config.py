@@ -730,3 +730,14 @@ def test_splunk_rest_endpoint_is_redacted_because_its_path_holds_the_key(tmp_pat
     assert config.get("splunkOnCall.eventsRestEndpoint") == endpoint
     assert "abcdef123456" not in config.dump_redacted()
     assert "abcdef123456" not in config.scrub(f"failed to reach {endpoint}")
+
+
+def test_the_password_in_a_database_url_is_redacted_wherever_config_is_shown() -> None:
+    from greenroom._config import Config
+
+    config = Config({"database": {"url": "postgresql+psycopg://app:pa55w0rd@db:5432/portal"}})
+    assert config.redacted()["database"]["url"] == (
+        "postgresql+psycopg://app:<redacted>@db:5432/portal"
+    )
+    assert "pa55w0rd" not in config.dump_redacted()
+    assert "pa55w0rd" not in config.scrub("could not connect as app with pa55w0rd")

@@ -4,7 +4,10 @@
 - ``fetch``: a real ``greenroom.FetchApi`` whose proxy resolver sends ``<proxy>/pagerduty/...``
   to the simulator with the route's token, as the portal's proxy does. Every request it sends
   upstream is recorded and, when the test ends, checked against PagerDuty's official OpenAPI
-  files plus ``spec_overlay.json``; so is every response the simulator gave.
+  files plus ``spec_overlay.json``; so is every response the simulator gave. The OAuth token
+  endpoint is not in PagerDuty's REST description: its requests and answers are checked against
+  ``oauth_token_overlay.json``, a description of ours. A request with a Bearer token must need
+  (``x-pd-requires-scope``) one of the scopes the plugin asks for.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from openapi_schema_validator import (
 
 from greenroom import FetchApi, Identity
 from greenroom._fetch import default_transport
-from greenroom_pagerduty import PagerDutyClient, PagerDutyProvider
+from greenroom_pagerduty import SCOPES, PagerDutyClient, PagerDutyProvider
 from greenroom_pagerduty.simulator import SimulatorControl, create_app
 
 TOKEN = "test-pagerduty-token"
@@ -45,6 +48,7 @@ REFERENCE = Path(
 )
 SPEC_DIR = REFERENCE / "pagerduty"
 OVERLAY = Path(__file__).with_name("spec_overlay.json")
+OAUTH_OVERLAY = Path(__file__).with_name("oauth_token_overlay.json")
 
 
 # -- live simulator ----------------------------------------------------------------------
@@ -220,9 +224,16 @@ def user() -> Identity:
 class PagerDutyContract:
     """Checks exchanges against the official OpenAPI files with the overlay applied."""
 
-    def __init__(self, rest: dict[str, Any], events: dict[str, Any], overlay: dict[str, Any]):
+    def __init__(
+        self,
+        rest: dict[str, Any],
+        events: dict[str, Any],
+        overlay: dict[str, Any],
+        identity: dict[str, Any],
+    ):
         self.rest = _apply_overlay(rest, overlay)
         self.events = events
+        self.identity = identity
         self.ignored_query = {
             op: set(entry["names"]) for op, entry in overlay.get("ignored_query", {}).items()
         }
@@ -232,15 +243,22 @@ class PagerDutyContract:
         if not url.startswith(simulator_url):
             return [f"{exchange.method} {url}: sent somewhere other than PagerDuty"]
         path = urlsplit(url).path
-        doc, path = (
-            (self.events, path[len("/v2") :]) if path.startswith("/v2/") else (self.rest, path)
-        )
+        if path.startswith("/v2/"):
+            doc, path = self.events, path[len("/v2") :]
+        elif path == "/oauth/token":
+            doc = self.identity
+        else:
+            doc = self.rest
         where = f"{exchange.method} {path}"
         template, operation, path_params = _find_operation(doc, exchange.method, path)
         if operation is None:
             return [f"{where}: no such operation in the spec"]
         op_name = f"{exchange.method} {template}"
         problems: list[str] = []
+        scope = operation.get("x-pd-requires-scope")
+        if exchange.headers.get("authorization", "").startswith("Bearer ") and scope:
+            if scope not in SCOPES:
+                problems.append(f"{where}: needs OAuth scope {scope}, which the plugin lacks")
         query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
         declared: dict[tuple[str, str], dict[str, Any]] = {}
         for raw in operation.get("parameters", []) + doc["paths"][template].get("parameters", []):
@@ -283,13 +301,24 @@ class PagerDutyContract:
                 problems.append(f"{where}: query parameter {name} is not in the spec")
         body_spec = operation.get("requestBody")
         if body_spec:
-            schema = body_spec["content"]["application/json"]["schema"]
-            try:
-                body = json.loads(exchange.body)
-            except ValueError:
-                problems.append(f"{where}: body is not JSON")
+            body_content = body_spec["content"]
+            form = "application/x-www-form-urlencoded"
+            if form in body_content:
+                schema = body_content[form]["schema"]
+                if not exchange.headers.get("content-type", "").startswith(form):
+                    problems.append(f"{where}: body is not sent as {form}")
+                fields = dict(parse_qsl(exchange.body.decode("utf-8", "replace")))
+                problems += _validate(doc, schema, fields, f"{where} body", OAS30WriteValidator)
             else:
-                problems += _validate(doc, schema, body, f"{where} body", OAS30WriteValidator)
+                schema = body_content["application/json"]["schema"]
+                try:
+                    body = json.loads(exchange.body)
+                except ValueError:
+                    problems.append(f"{where}: body is not JSON")
+                else:
+                    problems += _validate(
+                        doc, schema, body, f"{where} body", OAS30WriteValidator
+                    )
         elif exchange.body:
             problems.append(f"{where}: sends a body the operation does not take")
         if exchange.status is not None:
@@ -400,4 +429,5 @@ def contract() -> PagerDutyContract | None:
         json.loads(rest.read_text()),
         json.loads(events.read_text()),
         json.loads(OVERLAY.read_text()),
+        json.loads(OAUTH_OVERLAY.read_text()),
     )

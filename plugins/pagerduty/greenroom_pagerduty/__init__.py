@@ -26,12 +26,15 @@ from ._client import (
 )
 from ._config import (
     ACCOUNT_ANNOTATION,
+    DEFAULT_API_BASE_URL,
     DEFAULT_EVENTS_BASE_URL,
+    DEFAULT_PROXY_ROUTE,
     PagerDutyAccount,
     PagerDutySettings,
     load_accounts,
 )
 from ._demo import demo_simulator
+from ._oauth import SCOPES, OAuthSettings, TokenSource
 from ._provider import PagerDutyProvider, is_pagerduty_available
 
 
@@ -43,6 +46,14 @@ def _build_provider(fetch: Any, discovery: Any, config: Any) -> PagerDutyProvide
         app_base_url=config.get("app.baseUrl", "") or "",
         product_name=config.get("app.title", "Greenroom") or "Greenroom",
     )
+    # With OAuth and a configured proxy route, the route's /api/proxy requests carry the
+    # account's current token too (it changes at run time, so it is not in the route's config).
+    use_header_source = getattr(fetch.proxy, "use_header_source", None)
+    if callable(use_header_source):
+        for account in client.accounts:
+            source = client.token_source(account)
+            if source is not None and account.api_base_url is None:
+                use_header_source(account.proxy_route or DEFAULT_PROXY_ROUTE, source.headers)
     return PagerDutyProvider(client)
 
 
@@ -67,15 +78,19 @@ plugin = create_plugin(
 
 __all__ = [
     "ACCOUNT_ANNOTATION",
+    "DEFAULT_API_BASE_URL",
     "DEFAULT_EVENTS_BASE_URL",
     "INCIDENT_CAP",
     "INTEGRATION_KEY_ANNOTATION",
     "SERVICE_ID_ANNOTATION",
+    "SCOPES",
     "IncidentListing",
+    "OAuthSettings",
     "PagerDutyAccount",
     "PagerDutyClient",
     "PagerDutyProvider",
     "PagerDutySettings",
+    "TokenSource",
     "card",
     "dedup_key_for",
     "error_text",

@@ -1,7 +1,9 @@
 """`PagerDutyClient`: the requests Backstage's PagerDuty plugin sends, through `core.fetch`.
 
 Reads go through the proxy route (``/pagerduty`` unless an account names another), which adds
-the API token; this client never sees a token. Triggers go to the Events API v2.
+the API token; this client never sees a token, except an account's own scoped OAuth token
+(``_oauth.py``), which it adds as ``Authorization: Bearer`` and never lets leave the server.
+Triggers go to the Events API v2.
 Requests, query strings and headers follow behaviours.md §4 exactly.
 """
 
@@ -30,6 +32,7 @@ from greenroom import (
 )
 
 from ._config import PagerDutyAccount, account_for, load_accounts
+from ._oauth import TokenSource
 from ._payloads import (
     ChangeEventPayload,
     ChangeEventsPage,
@@ -108,6 +111,9 @@ class PagerDutyClient:
         self.read_timeout = read_timeout
         self._sleep = sleep
         self._clock = clock
+        self._token_sources: dict[str, TokenSource] = {}
+        #: The portal's secret scrubber learns each OAuth token as it is issued.
+        self._learn_secret = getattr(config, "learn_secret", None)
 
     # -- accounts ------------------------------------------------------------------------
 
@@ -254,6 +260,7 @@ class PagerDutyClient:
             "PUT",
             f"{base}{path}",
             f"PUT {path}",
+            account=account,
             json={"incident": {"type": "incident_reference", "status": status}},
             headers={**_READ_HEADERS, "From": from_email},
         )
@@ -281,7 +288,13 @@ class PagerDutyClient:
         attempt = 0
         while True:
             response = await self._send(
-                "GET", url, where, params=params, headers=_READ_HEADERS, cache_ttl=cache_ttl
+                "GET",
+                url,
+                where,
+                account=account,
+                params=params,
+                headers=_READ_HEADERS,
+                cache_ttl=cache_ttl,
             )
             if response.status_code != 429:
                 if not response.is_success:
@@ -303,7 +316,42 @@ class PagerDutyClient:
         if resolved is not None:
             self.fetch.invalidate(str(resolved[0]))
 
-    async def _send(self, method: str, url: str, where: str, **kwargs: Any) -> httpx.Response:
+    def token_source(self, account: PagerDutyAccount) -> TokenSource | None:
+        """The account's OAuth token source (one per account), or None without OAuth."""
+        if account.oauth is None:
+            return None
+        source = self._token_sources.get(account.id)
+        if source is None:
+            source = TokenSource(
+                account.oauth, fetch=self.fetch, on_issue=self._learn_secret, clock=self._clock
+            )
+            self._token_sources[account.id] = source
+        return source
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        where: str,
+        *,
+        account: PagerDutyAccount | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One request; with an OAuth account, a 401 gets one token refresh and one retry
+        (PagerDuty refused the request, so a retried action cannot act twice)."""
+        source = self.token_source(account) if account is not None else None
+        if source is None:
+            return await self._send_once(method, url, where, **kwargs)
+        token = await source.token()
+        response = await self._send_once(method, url, where, **_bearer(kwargs, token))
+        if response.status_code == 401:
+            token = await source.refresh(rejected=token)
+            response = await self._send_once(method, url, where, **_bearer(kwargs, token))
+        return response
+
+    async def _send_once(
+        self, method: str, url: str, where: str, **kwargs: Any
+    ) -> httpx.Response:
         try:
             return await self.fetch.request(method, url, timeout=self.read_timeout, **kwargs)
         except httpx.TimeoutException:
@@ -314,6 +362,11 @@ class PagerDutyClient:
             raise ProviderError(
                 f"Could not reach PagerDuty for {where} ({type(exc).__name__})"
             ) from None
+
+
+def _bearer(kwargs: dict[str, Any], token: str) -> dict[str, Any]:
+    headers = {**(kwargs.get("headers") or {}), "Authorization": f"Bearer {token}"}
+    return {**kwargs, "headers": headers}
 
 
 def _segment(value: str) -> str:

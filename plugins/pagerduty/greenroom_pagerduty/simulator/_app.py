@@ -13,12 +13,14 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from . import _payloads as payloads
 from ._control import Fault, RecordedRequest, SimulatorControl
+from ._oauth import TokenIssuer, add_token_route, required_scope
 from ._state import DEFAULT_HTML_BASE, PagerDutyState
 
 _MAX_PAGE = 100
@@ -38,9 +40,12 @@ def create_app(
     events_per_minute: int | None = 120,
     faults: list[Fault] | None = None,
     html_base: str | None = None,
+    oauth_clients: dict[str, str] | None = None,
+    oauth_token_lifetime: int = 3600,
 ) -> FastAPI:
     """A PagerDuty look-alike. ``app.state.control`` injects faults and rate limits at run
-    time; ``app.state.pagerduty`` is the account's state."""
+    time; ``app.state.pagerduty`` is the account's state; ``app.state.identity`` issues OAuth
+    tokens to ``oauth_clients`` (client id to secret) for the account ``greenroom-demo``."""
     state = PagerDutyState(seed=seed, html_base=html_base or DEFAULT_HTML_BASE)
     control = SimulatorControl(
         token=token,
@@ -51,6 +56,8 @@ def create_app(
     app = FastAPI(title="PagerDuty simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.pagerduty = state
     app.state.control = control
+    identity = TokenIssuer(clients=dict(oauth_clients or {}), lifetime=oauth_token_lifetime)
+    app.state.identity = identity
 
     @app.middleware("http")
     async def record_and_misbehave(request: Request, call_next: Any) -> Response:
@@ -62,6 +69,11 @@ def create_app(
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
+        if path == "/oauth/token":
+            body = {
+                k: ("[redacted]" if k == "client_secret" else v)
+                for k, v in parse_qsl(raw.decode("utf-8", "replace"))
+            }
         control.requests.append(
             RecordedRequest(
                 request.method,
@@ -74,7 +86,13 @@ def create_app(
         rate_headers: dict[str, str] = {}
         if path.startswith(_REST_PREFIXES):
             authorization = request.headers.get("authorization", "")
-            if authorization != f"Token token={control.token}":
+            if authorization.startswith("Bearer "):
+                refused = identity.check(
+                    authorization[len("Bearer ") :], required_scope(request.method, path)
+                )
+                if refused is not None:
+                    return refused
+            elif authorization != f"Token token={control.token}":
                 return JSONResponse(payloads.error(2006, "Invalid Credentials"), 401)
             allowed, limit, remaining, reset = control.rest_rate()
             rate_headers = {
@@ -96,6 +114,7 @@ def create_app(
         response.headers.update(rate_headers)
         return response
 
+    add_token_route(app, identity)
     _add_rest_routes(app, state, control)
     _add_events_routes(app, state, control)
     _add_control_routes(app, state, control)

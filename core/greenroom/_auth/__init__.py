@@ -1,0 +1,1 @@
+"""Sign-in: who the viewer is (OIDC, an authenticating proxy, API tokens, guests)."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the portal's database (run by ``greenroom db upgrade`` and at start-up)."""
