@@ -408,11 +408,12 @@ def test_page_sections_order_and_counts(client: TestClient) -> None:
     html = response.text
     sections = outline(html)
     assert list(sections) == ["core", "all", "inactive"]  # inactive at the bottom
-    assert sections["core"] == ["Beta Core", "Alpha Core"]  # by order
+    # By order, then title; the built-in Response metrics ships its own entry (order 1).
+    assert sections["core"] == ["Beta Core", "Response metrics", "Alpha Core"]
     assert sections["all"] == ["Acme Security", "PagerDuty", "Splunk On-Call"]
     assert sections["inactive"] == ["Old Thing"]
     assert "Gone Thing" not in html  # archived entries are hidden
-    assert "Core Features <span class=\"muted marketplace-count\" data-count>(2)</span>" in html
+    assert "Core Features <span class=\"muted marketplace-count\" data-count>(3)</span>" in html
     assert "All Plugins <span class=\"muted marketplace-count\" data-count>(3)</span>" in html
     assert "Inactive Plugins <span class=\"muted marketplace-count\" data-count>(1)</span>" in html
     assert "Community plugins are not vetted" in html
@@ -463,7 +464,7 @@ def test_search_covers_title_description_category_author_and_tags(client: TestCl
     assert titles(q="victor team") == ["Splunk On-Call"]  # author, every word must appear
     assert titles(q="paging") == ["PagerDuty"]  # tag
     assert titles(q="security") == ["Acme Security"]
-    assert titles(q="core feature") == ["Beta Core", "Alpha Core"]  # category
+    assert titles(q="core feature") == ["Beta Core", "Response metrics", "Alpha Core"]  # category
     assert titles(q="more words") == ["Acme Security"]  # description beyond the cut
 
     html = client.get("/plugins", params={"q": "nothing-like-this"}).text
@@ -502,7 +503,7 @@ def test_invalid_entries_are_skipped_and_the_page_says_why(client: TestClient) -
 def test_json_is_the_same_data_and_is_in_openapi(client: TestClient) -> None:
     data = client.get("/api/marketplace").json()
     assert [s["id"] for s in data["sections"]] == ["core", "all", "inactive"]
-    assert [s["count"] for s in data["sections"]] == [2, 3, 1]
+    assert [s["count"] for s in data["sections"]] == [3, 3, 1]
     by_title = {p["title"]: p for s in data["sections"] for p in s["plugins"]}
     assert by_title["PagerDuty"]["state"] == {
         "installed": True, "version": "0.1.0", "status": "enabled", "reason": None,

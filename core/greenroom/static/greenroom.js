@@ -68,7 +68,34 @@
       status.appendChild(line);
     }
   }
+  // Times: the server writes UTC (what a page without scripts shows); here they become the
+  // viewer's local time, with UTC on hover. Relative ages ("3 minutes ago") keep their words.
+  function localTime(el) {
+    el.dataset.local = "1";
+    var when = new Date(el.getAttribute("datetime"));
+    if (isNaN(when.getTime())) return;
+    var utc = when.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    var local = when.toLocaleString(undefined, {
+      year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+      timeZoneName: "short"
+    });
+    if (/ UTC$/.test(el.textContent.trim())) {
+      el.textContent = local;
+      el.title = utc;
+    } else {
+      el.title = local + " (" + utc + ")";
+    }
+  }
+  // An avatar picture that cannot load (offline, blocked) leaves its initials showing.
+  document.addEventListener("error", function (event) {
+    var img = event.target;
+    if (img.tagName === "IMG" && img.parentElement && img.parentElement.classList.contains("avatar")) img.remove();
+  }, true);
   function scan() {
+    document.querySelectorAll("time[datetime]:not([data-local])").forEach(localTime);
+    document.querySelectorAll(".avatar img").forEach(function (img) {
+      if (img.complete && img.naturalWidth === 0) img.remove();  // failed before this file ran
+    });
     document.querySelectorAll(".card-slot[data-slot]").forEach(place);
     document.querySelectorAll("form[data-require-valid]").forEach(wire);
   }

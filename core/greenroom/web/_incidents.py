@@ -33,6 +33,7 @@ from .._provider import (
 )
 from ._context import page_context, portal_of, session_of, viewer_of
 from ._pages import _finish
+from ._paging import provider_blocks
 from ._session import CSRF_FIELD, Session
 
 log = logging.getLogger("greenroom.incidents")
@@ -261,6 +262,7 @@ async def _incidents_page(
         ctx["flash"] = alert
     ctx.update(
         rows=shown,
+        blocks=provider_blocks(shown, request.query_params),
         total=len(rows),
         failures=[f for f in failures if not f.unknown],
         banner=failure_banner(failures),
