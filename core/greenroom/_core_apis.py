@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -69,8 +71,14 @@ class RequestIdentity:
         return _current_identity.get() or self.guest
 
     @staticmethod
-    def bind(identity: Identity) -> contextvars.Token[Identity | None]:
-        return _current_identity.set(identity)
+    @contextlib.contextmanager
+    def bound(identity: Identity) -> Iterator[None]:
+        """``current()`` answers ``identity`` inside this block (the request being served)."""
+        token = _current_identity.set(identity)
+        try:
+            yield
+        finally:
+            _current_identity.reset(token)
 
 
 class RequestAlerts:

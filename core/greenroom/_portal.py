@@ -32,7 +32,7 @@ from ._entity import Entity
 from ._exceptions import ConfigError, GreenroomError
 from ._fetch import FetchApi
 from ._host import Contributions, PluginHost, PluginRecord
-from ._identity import Identity
+from ._identity import Identity, SignInBackend, guest_identity, sign_in_backends
 from ._plugin import Card
 from ._provider import IncidentProvider
 from ._proxy import ProxyRoutes, parse_proxy_config
@@ -72,8 +72,8 @@ class Portal:
     demo: bool = False
     settings: dict[str, Any] = field(default_factory=dict)
     guest: Identity = field(default_factory=lambda: Identity("guest", None, "Guest"))
-    identity_header: str | None = None
-    identity_name_header: str | None = None
+    #: Who is asking is resolved by these, in order (``auth.provider``; see ``_identity``).
+    sign_in: list[SignInBackend] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -102,19 +102,6 @@ class Portal:
     def cards_for(self, entity: Entity) -> list[Card]:
         live = set(self.host.enabled_ids())
         return [c for c in self.contributions.cards if c.plugin_id in live]
-
-    def identity_for(self, headers: Mapping[str, str]) -> Identity:
-        if self.identity_header:
-            email = headers.get(self.identity_header.lower()) or headers.get(self.identity_header)
-            if email:
-                name = None
-                if self.identity_name_header:
-                    name = headers.get(self.identity_name_header.lower())
-                return Identity(
-                    user_id=email.split("@")[0], email=email, display_name=name or email,
-                    authenticated=True,
-                )
-        return self.guest
 
     async def aclose(self) -> None:
         await self.fetch.aclose()
@@ -201,13 +188,8 @@ def build_portal(
         cache_ttl=float(config.get("fetch.cacheTtlSeconds", 15)),
         timeout=float(config.get("fetch.timeoutSeconds", 10)),
     )
-    guest_cfg = config.get("identity.guest") or {}
-    guest = Identity(
-        user_id=str(guest_cfg.get("id", "guest")),
-        email=guest_cfg.get("email", "guest@example.com"),
-        display_name=guest_cfg.get("name", "Guest"),
-        authenticated=False,
-    )
+    guest = guest_identity(config)
+    sign_in = sign_in_backends(config)
     identity = RequestIdentity(guest)
     registry.register(Scope.STATIC, create_api_factory(config_api_ref, config))
     registry.register(Scope.STATIC, create_api_factory(identity_api_ref, identity))
@@ -257,8 +239,7 @@ def build_portal(
         demo=demo,
         settings=settings,
         guest=guest,
-        identity_header=config.get("identity.header"),
-        identity_name_header=config.get("identity.nameHeader"),
+        sign_in=sign_in,
     )
     enabled_providers.portal = portal
     return portal

@@ -31,6 +31,8 @@ from greenroom._marketplace import (
     plugin_state,
 )
 from greenroom.web._marketplace import DEFAULT_ICON, router
+from greenroom.web._session import Sessions
+from greenroom.web._sign_in import SignInMiddleware
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "marketplace"
@@ -332,8 +334,7 @@ class StandInPortal:
     plugin_records: list[Record]
     demo: bool = False
 
-    def identity_for(self, headers: Any) -> Identity:
-        return Identity("guest", None, "Guest")
+    guest: Identity = Identity("guest", None, "Guest")
 
 
 LONG = "A" * 150 + " and more words"  # 165 characters: valid, but cut on the page
@@ -385,6 +386,8 @@ def make_client(portal: StandInPortal) -> TestClient:
     app = FastAPI()
     app.state.portal = portal
     app.state.templates = Jinja2Templates(env=env)
+    app.add_middleware(SignInMiddleware, backends=[], guest=portal.guest)
+    Sessions("marketplace-test-secret-" + "x" * 32).install(app)
     app.include_router(router)
     return TestClient(app)
 

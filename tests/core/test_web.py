@@ -38,7 +38,13 @@ from greenroom.web import create_app
 
 ENTITY_PATH = "/catalog/default/component/checkout"
 SECRET = "tok-9f8e7d6c5b4a-very-secret"
-CSRF_COOKIE = "greenroom_csrf"
+
+
+def _csrf(client: TestClient, path: str = ENTITY_PATH) -> str:
+    """The CSRF token a page gives this browser's session (in its head, for scripts)."""
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get(path).text)
+    assert found, f"{path} has no CSRF field"
+    return found.group(1)
 
 
 def _write_config(tmp_path: Path) -> Path:
@@ -279,9 +285,7 @@ def test_successful_action_redirects_and_shows_the_alert_once(
     tmp_path: Path, client_for: Any
 ) -> None:
     client = client_for(_portal(tmp_path, _notes_plugin()))
-    page = client.get(ENTITY_PATH)
-    token = client.cookies[CSRF_COOKIE]
-    assert f'name="csrf_token" value="{token}"' in page.text
+    token = _csrf(client)
 
     response = client.post(
         ACTION_PATH, data={"note": "ok all good", "csrf_token": token}, follow_redirects=False
@@ -300,8 +304,7 @@ def test_failed_action_shows_the_alert_and_keeps_the_typed_input(
     tmp_path: Path, client_for: Any
 ) -> None:
     client = client_for(_portal(tmp_path, _notes_plugin()))
-    client.get(ENTITY_PATH)
-    token = client.cookies[CSRF_COOKIE]
+    token = _csrf(client)
     response = client.post(
         ACTION_PATH, data={"note": "not <good>", "csrf_token": token}, follow_redirects=False
     )
@@ -315,9 +318,8 @@ def test_action_that_raises_shows_error_in_plugin_and_keeps_input(
     tmp_path: Path, client_for: Any
 ) -> None:
     client = client_for(_portal(tmp_path, _notes_plugin()))
-    client.get(ENTITY_PATH)
     response = client.post(
-        ACTION_PATH, data={"note": "explode", "csrf_token": client.cookies[CSRF_COOKIE]},
+        ACTION_PATH, data={"note": "explode", "csrf_token": _csrf(client)},
         follow_redirects=False,
     )
     assert response.status_code == 400
@@ -327,10 +329,9 @@ def test_action_that_raises_shows_error_in_plugin_and_keeps_input(
 
 def test_unknown_action_is_refused(tmp_path: Path, client_for: Any) -> None:
     client = client_for(_portal(tmp_path, _notes_plugin()))
-    client.get(ENTITY_PATH)
     response = client.post(
         f"{ENTITY_PATH}/actions/notes-card/delete",
-        data={"csrf_token": client.cookies[CSRF_COOKIE]}, follow_redirects=False,
+        data={"csrf_token": _csrf(client)}, follow_redirects=False,
     )
     assert response.status_code == 404
     assert "No action &#39;delete&#39; on card &#39;notes-card&#39;" in response.text
@@ -416,7 +417,7 @@ def test_config_secrets_never_appear_in_pages_or_json(leaky_client: TestClient) 
 
 
 def test_config_secrets_never_appear_in_action_alerts(leaky_client: TestClient) -> None:
-    token = leaky_client.cookies[CSRF_COOKIE]
+    token = _csrf(leaky_client)
     failed = leaky_client.post(
         f"{ENTITY_PATH}/actions/leaky-card/fail", data={"csrf_token": token},
         follow_redirects=False,

@@ -47,6 +47,8 @@ class PortalProcess:
             args.append("--demo")
         self.log = tempfile.NamedTemporaryFile("w+", prefix="greenroom-", suffix=".log")
         env = {k: v for k, v in os.environ.items() if k != "GREENROOM_CONFIG"}
+        # Its own data folder (app secret), not the checkout's shared `.greenroom/`.
+        env["GREENROOM_DATA"] = tempfile.mkdtemp(prefix="greenroom-data-")
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self._wait()
 

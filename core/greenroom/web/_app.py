@@ -14,39 +14,18 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._core_apis import RequestIdentity
+from .._data import app_secret
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import create_proxy_router
 from .._render import configure
 from . import _api_routes, _pages
-from ._session import Session
+from ._session import Sessions
+from ._sign_in import SignInMiddleware, identity_of
 
 log = logging.getLogger("greenroom.web")
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-
-
-class _IdentityMiddleware:
-    """Binds the request's identity so `core.identity` answers for the current viewer."""
-
-    def __init__(self, app: ASGIApp, portal: Portal) -> None:
-        self.app = app
-        self.portal = portal
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        token = RequestIdentity.bind(self.portal.identity_for(headers))
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            from .._core_apis import _current_identity
-
-            _current_identity.reset(token)
 
 
 def _templates() -> Jinja2Templates:
@@ -78,16 +57,19 @@ def create_app(portal: Portal) -> FastAPI:
         redoc_url=None,
     )
     app.state.portal = portal
-    app.state.session = Session()
     app.state.templates = _templates()
-    app.add_middleware(_IdentityMiddleware, portal=portal)
+    # Starlette runs the last middleware added first: the session is read before sign-in runs.
+    app.add_middleware(SignInMiddleware, backends=portal.sign_in, guest=portal.guest)
+    Sessions(
+        app_secret(portal.config), https_only=portal.base_url.startswith("https:")
+    ).install(app)
 
     app.include_router(_api_routes.router)
     app.include_router(
         create_proxy_router(
             portal.proxy,
             client=lambda: portal.fetch.client,
-            identity=lambda request: portal.identity_for(request.headers),
+            identity=identity_of,
         ),
         prefix="/api/proxy",
     )

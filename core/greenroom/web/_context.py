@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 
-from .._identity import Identity
-from ._session import FLASH_COOKIE, Session
+from ._session import pop_flash, sessions_of
+from ._sign_in import identity_of
 
 if TYPE_CHECKING:
     from .._portal import Portal
@@ -17,34 +18,24 @@ def portal_of(request: Request) -> Portal:
     return request.app.state.portal  # type: ignore[no-any-return]
 
 
-def session_of(request: Request) -> Session:
-    return request.app.state.session  # type: ignore[no-any-return]
-
-
-def viewer_of(request: Request) -> Identity:
-    return portal_of(request).identity_for(request.headers)
-
-
-def page_context(request: Request, *, nav: str = "") -> tuple[dict[str, Any], str, bool]:
-    """Template context, the CSRF token, and whether the token is new (set it as a cookie)."""
+def page_context(request: Request, *, nav: str = "") -> dict[str, Any]:
+    """The base template's context; takes the flash alert out of the session."""
     portal = portal_of(request)
-    token, is_new = Session.csrf_token(request)
-    flash = None
-    if request.cookies.get(FLASH_COOKIE):
-        flash = _read_flash(request)
-    ctx: dict[str, Any] = {
+    return {
         "request": request,
-        "viewer": viewer_of(request),
-        "csrf_token": token,
-        "flash": flash,
+        "viewer": identity_of(request),
+        "csrf_token": sessions_of(request).csrf_token(request),
+        "flash": pop_flash(request),
         "demo": portal.demo,
         "nav": nav,
         "portal_title": portal.config.get("app.title", "Greenroom"),
     }
-    return ctx, token, is_new
 
 
-def _read_flash(request: Request) -> tuple[str, str] | None:
-    from starlette.responses import Response
-
-    return session_of(request).pop_flash(request, Response())
+def render_page(
+    request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
+) -> Response:
+    """A full page from ``greenroom/<template>`` with a context made by :func:`page_context`."""
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, f"greenroom/{template}", context, status_code=status_code
+    )

@@ -26,8 +26,7 @@ from .._coverage import (
 )
 from .._entity import Entity
 from .._portal import Portal
-from ._context import page_context, portal_of
-from ._pages import _finish
+from ._context import page_context, portal_of, render_page
 
 router = APIRouter()
 
@@ -88,7 +87,7 @@ async def _report(request: Request) -> CoverageReport:
 @router.get("/coverage", response_class=HTMLResponse, include_in_schema=False)
 async def coverage_page(request: Request, owner: str = "", state: str = "") -> Response:
     report = await _report(request)
-    ctx, token, is_new = page_context(request, nav="coverage")
+    ctx = page_context(request, nav="coverage")
     ctx.update(
         report=report,
         shown=report.filtered(owner=owner, state=state),
@@ -98,10 +97,7 @@ async def coverage_page(request: Request, owner: str = "", state: str = "") -> R
         owners=sorted({e.owner for e in report.entries}, key=str.lower),
         rules=policy_of(request.app).rules,
     )
-    response = request.app.state.templates.TemplateResponse(
-        request, "greenroom/coverage.html", ctx
-    )
-    return _finish(request, response, token, is_new)
+    return render_page(request, "coverage.html", ctx)
 
 
 class ProviderCheckOut(BaseModel):

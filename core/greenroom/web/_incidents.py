@@ -31,10 +31,10 @@ from .._provider import (
     IncidentStatus,
     OnCallEntry,
 )
-from ._context import page_context, portal_of, session_of, viewer_of
-from ._pages import _finish
+from ._context import page_context, portal_of, render_page
 from ._paging import provider_blocks
-from ._session import CSRF_FIELD, Session
+from ._session import csrf_protected, flash
+from ._sign_in import identity_of
 
 log = logging.getLogger("greenroom.incidents")
 
@@ -257,7 +257,7 @@ async def _incidents_page(
     portal = portal_of(request)
     rows, failures = await open_incidents(request)
     shown = [row for row in rows if row.matches(filters)]
-    ctx, token, is_new = page_context(request, nav="incidents")
+    ctx = page_context(request, nav="incidents")
     if alert is not None:
         ctx["flash"] = alert
     ctx.update(
@@ -275,10 +275,7 @@ async def _incidents_page(
         entities=sorted({(e.ref, e.display_name) for r in rows for e in r.entities}),
         now=datetime.now(UTC),
     )
-    response = request.app.state.templates.TemplateResponse(
-        request, "greenroom/incidents.html", ctx, status_code=status_code
-    )
-    return _finish(request, response, token, is_new)
+    return render_page(request, "incidents.html", ctx, status_code=status_code)
 
 
 @router.get("/incidents", response_class=HTMLResponse, include_in_schema=False)
@@ -379,7 +376,17 @@ def _entity_by_ref(request: Request, ref: str) -> Entity | None:
     return portal_of(request).catalog.find(namespace, kind, name)
 
 
-@router.post("/incidents/actions/{provider_id}/{action}", include_in_schema=False)
+async def _refuse_incident_action(request: Request, message: str) -> Response:
+    """The incidents page again, with the refused form's filters kept."""
+    filters = Filters.from_mapping(await request.form(), prefix="filter_")
+    return await _incidents_page(request, filters, status_code=403, alert=("error", message))
+
+
+@router.post(
+    "/incidents/actions/{provider_id}/{action}",
+    include_in_schema=False,
+    dependencies=[csrf_protected(_refuse_incident_action)],
+)
 async def incident_action(request: Request, provider_id: str, action: str) -> Response:
     """Acknowledge or resolve one incident, then back to the same filtered view."""
     raw = await request.form()
@@ -390,10 +397,6 @@ async def incident_action(request: Request, provider_id: str, action: str) -> Re
             request, filters, status_code=status_code, alert=("error", message)
         )
 
-    if not Session.csrf_ok(request, str(raw.get(CSRF_FIELD) or "")):
-        return await refuse(
-            403, "Your session expired or the form was sent from elsewhere. Reload and try again."
-        )
     if action not in ACTIONS:
         return await refuse(404, f"No incident action {action!r}; use acknowledge or resolve.")
     handle = next((h for h in portal_of(request).providers() if h.provider.id == provider_id), None)
@@ -413,7 +416,7 @@ async def incident_action(request: Request, provider_id: str, action: str) -> Re
     scrub = getattr(portal_of(request).config, "scrub", str)
     try:
         outcome = await asyncio.wait_for(
-            method(entity, incident_id, viewer_of(request)), timeout=15.0
+            method(entity, incident_id, identity_of(request)), timeout=15.0
         )
     except TimeoutError:
         return await refuse(
@@ -426,9 +429,8 @@ async def incident_action(request: Request, provider_id: str, action: str) -> Re
         return await refuse(
             500, f"Error in {handle.plugin_id}: {scrub(f'{type(exc).__name__}: {exc}')}"
         )
-    response = RedirectResponse(filters.url(), status_code=303)
-    session_of(request).set_flash(response, "success", outcome.message)
-    return response
+    flash(request, "success", outcome.message)
+    return RedirectResponse(filters.url(), status_code=303)
 
 
 # --- on call -------------------------------------------------------------------------------------
@@ -463,15 +465,14 @@ async def on_call_groups(request: Request) -> tuple[list[OnCallGroup], list[Prov
 async def on_call_page(request: Request) -> Response:
     groups, failures = await on_call_groups(request)
     titles = {h.provider.id: h.provider.title for h in portal_of(request).providers()}
-    ctx, token, is_new = page_context(request, nav="oncall")
+    ctx = page_context(request, nav="oncall")
     ctx.update(
         groups=groups,
         failures=[f for f in failures if not f.unknown],
         banner=failure_banner(failures),
         titles=titles,
     )
-    response = request.app.state.templates.TemplateResponse(request, "greenroom/oncall.html", ctx)
-    return _finish(request, response, token, is_new)
+    return render_page(request, "oncall.html", ctx)
 
 
 class OnCallOut(BaseModel):

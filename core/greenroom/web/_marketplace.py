@@ -27,8 +27,7 @@ from .._marketplace import (
     load_marketplace,
     normalize_distribution,
 )
-from ._context import page_context
-from ._pages import _finish
+from ._context import page_context, render_page
 
 router = APIRouter()
 
@@ -159,7 +158,7 @@ def plugins_page(
 ) -> Response:
     listing = _listing(request, q, category, tag)
     chosen_tags = listing.selected_tags
-    context, token, is_new = page_context(request, nav="plugins")
+    context = page_context(request, nav="plugins")
     context |= {
         "listing": listing,
         "all_categories": sorted(set(CATEGORIES) | set(listing.categories)),
@@ -170,10 +169,7 @@ def plugins_page(
             listing.query, listing.selected_categories, [x for x in chosen_tags if x != t]
         ),
     }
-    response = request.app.state.templates.TemplateResponse(
-        request, "greenroom/plugins.html", context
-    )
-    return _finish(request, response, token, is_new)
+    return render_page(request, "plugins.html", context)
 
 
 @router.get("/api/marketplace", response_model=MarketplaceListing)

@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from markupsafe import Markup
 
 from .._entity import Entity
 from .._exceptions import ProviderError
@@ -24,8 +23,8 @@ from ._cards import (
     stream_cards,
     summaries,
 )
-from ._context import page_context, portal_of, session_of
-from ._session import CSRF_FIELD, Session
+from ._context import page_context, portal_of, render_page
+from ._session import CSRF_FIELD, csrf_protected, flash
 
 log = logging.getLogger("greenroom.pages")
 
@@ -47,8 +46,8 @@ async def catalog_page(
 ) -> Response:
     portal = portal_of(request)
     entities = portal.catalog.search(q, kind=kind or None, owner=owner or None)
-    ctx, token, is_new = page_context(request, nav="catalog")
-    viewer = ViewerContext(ctx["viewer"], token)
+    ctx = page_context(request, nav="catalog")
+    viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
     providers: dict[str, list[str]] = {}
     # Only incident providers' cards are provider badges (not, say, Response metrics).
     provider_plugins = {handle.plugin_id for handle in portal.providers()}
@@ -73,8 +72,7 @@ async def catalog_page(
         problems=[str(p) for p in portal.catalog.problems],
         coverage_summary=await _coverage_summary(request),
     )
-    response = request.app.state.templates.TemplateResponse(request, "greenroom/home.html", ctx)
-    return _finish(request, response, token, is_new)
+    return render_page(request, "home.html", ctx)
 
 
 async def _coverage_summary(request: Request) -> str | None:
@@ -88,15 +86,6 @@ async def _coverage_summary(request: Request) -> str | None:
         return None
 
 
-def _finish(request: Request, response: Response, token: str, is_new: bool) -> Response:
-    if is_new:
-        Session.set_csrf(response, token)
-    flash_cookie = request.cookies.get("greenroom_flash")
-    if flash_cookie:
-        response.delete_cookie("greenroom_flash", path="/")
-    return response
-
-
 async def _entity_response(
     request: Request,
     entity: Entity,
@@ -108,10 +97,10 @@ async def _entity_response(
     form_action: str | None = None,
 ) -> Response:
     portal = portal_of(request)
-    ctx, token, is_new = page_context(request, nav="catalog")
+    ctx = page_context(request, nav="catalog")
     if alert is not None:
         ctx["flash"] = alert
-    viewer = ViewerContext(ctx["viewer"], token, form, form_card, form_action)
+    viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"], form, form_card, form_action)
     cards = await available_cards(portal, entity)
     before = getattr(request.app.state, "before_cards", None)
     extra = await before(portal, entity, cards, viewer) if before else None
@@ -129,7 +118,7 @@ async def _entity_response(
     response.headers["Cache-Control"] = "no-store"
     # Lets reverse proxies (nginx) pass each card on as soon as it is ready.
     response.headers["X-Accel-Buffering"] = "no"
-    return _finish(request, response, token, is_new)
+    return response
 
 
 @router.get("/catalog/{namespace}/{kind}/{name}", response_class=HTMLResponse)
@@ -147,35 +136,47 @@ async def card_fragment(
     card = next((c for c in await available_cards(portal, entity) if c.id == card_id), None)
     if card is None:
         raise HTTPException(404, f"No card {card_id} for {entity.ref}")
-    ctx, token, is_new = page_context(request)
-    html = await render_card(portal, card, entity, ViewerContext(ctx["viewer"], token))
-    return _finish(request, HTMLResponse(str(html)), token, is_new)
+    ctx = page_context(request)
+    viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
+    html = await render_card(portal, card, entity, viewer)
+    return HTMLResponse(str(html))
 
 
-@router.post("/catalog/{namespace}/{kind}/{name}/actions/{card_id}/{action}")
+async def _submitted(request: Request) -> dict[str, str]:
+    return {k: str(v) for k, v in (await request.form()).items() if k != CSRF_FIELD}
+
+
+async def _refuse_card_action(request: Request, message: str) -> Response:
+    """The entity page again, with the refused form's input kept."""
+    params = request.path_params
+    entity = portal_of(request).catalog.find(params["namespace"], params["kind"], params["name"])
+    if entity is None:
+        return render_message(request, "Not found", message, 403)
+    return await _entity_response(
+        request, entity, status_code=403, alert=("error", message),
+        form=await _submitted(request), form_card=params["card_id"], form_action=params["action"],
+    )
+
+
+@router.post(
+    "/catalog/{namespace}/{kind}/{name}/actions/{card_id}/{action}",
+    dependencies=[csrf_protected(_refuse_card_action)],
+)
 async def card_action(
     request: Request, namespace: str, kind: str, name: str, card_id: str, action: str
 ) -> Response:
     portal = portal_of(request)
     entity = _find_entity(request, namespace, kind, name)
-    raw = await request.form()
-    form = {k: str(v) for k, v in raw.items() if k != CSRF_FIELD}
+    form = await _submitted(request)
     keep: dict[str, Any] = {"form": form, "form_card": card_id, "form_action": action}
-    if not Session.csrf_ok(request, str(raw.get(CSRF_FIELD) or "")):
-        message = (
-            "Your session expired or the form was sent from elsewhere. Check and send it again."
-        )
-        return await _entity_response(
-            request, entity, status_code=403, alert=("error", message), **keep
-        )
     card = next((c for c in await available_cards(portal, entity) if c.id == card_id), None)
     if card is None or action not in card.actions:
         return await _entity_response(
             request, entity, status_code=404,
             alert=("error", f"No action {action!r} on card {card_id!r} for this entity."), **keep,
         )
-    ctx, token, _ = page_context(request)
-    viewer = ViewerContext(ctx["viewer"], token)
+    ctx = page_context(request)
+    viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
     try:
         result = await asyncio.wait_for(
             card.actions[action](card_context(portal, card, entity, viewer), form),
@@ -197,9 +198,8 @@ async def card_action(
             request, entity, status_code=400, alert=("error", _scrub(request, result.message)),
             **keep,
         )
-    response = RedirectResponse(entity.path, status_code=303)
-    session_of(request).set_flash(response, "success", _scrub(request, result.message))
-    return response
+    flash(request, "success", _scrub(request, result.message))
+    return RedirectResponse(entity.path, status_code=303)
 
 
 def _scrub(request: Request, text: str) -> str:
@@ -208,13 +208,6 @@ def _scrub(request: Request, text: str) -> str:
 
 
 def render_message(request: Request, heading: str, message: str, status: int) -> Response:
-    ctx, token, is_new = page_context(request)
+    ctx = page_context(request)
     ctx.update(heading=heading, message=message)
-    response = request.app.state.templates.TemplateResponse(
-        request, "greenroom/message.html", ctx, status_code=status
-    )
-    return _finish(request, response, token, is_new)
-
-
-def markup(value: Any) -> Markup:
-    return Markup(value)
+    return render_page(request, "message.html", ctx, status_code=status)
