@@ -131,3 +131,18 @@ def test_metrics_card_shows_every_column(phone: Page, demo_portal: str) -> None:
         assert all(cell["text"] for cell in row), row
     expect(card.locator("td[data-label=Median]").first).to_be_visible()
     assert_fits(phone)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/oncall", "/plugins", "/catalog/default/component/payments-api",
+     "/catalog/default/component/product-search", "/catalog/default/component/ledger-service",
+     "/catalog/default/component/search-indexer"],
+)
+def test_every_other_page_fits_with_large_touch_targets(
+    phone: Page, demo_portal: str, path: str
+) -> None:
+    phone.goto(demo_portal + path)
+    # Dialogs open too, so their forms are measured.
+    phone.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    assert_fits(phone)
