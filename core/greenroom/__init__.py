@@ -46,15 +46,21 @@ from ._plugin import ActionResult, Card, CardContext, Plugin, Simulator, create_
 from ._provider import (
     OPEN_STATUSES,
     ActionOutcome,
+    BulkAnswer,
+    BulkReads,
     Capability,
     Change,
     CoverageCheck,
     Incident,
     IncidentProvider,
     IncidentStatus,
+    IndexCache,
     OnCallEntry,
     Person,
     TriggerRequest,
+    read_coverage,
+    read_on_call,
+    read_open_incidents,
 )
 
 __all__ = [
@@ -68,6 +74,8 @@ __all__ = [
     "ApiNotFoundError",
     "ApiRef",
     "ApiRegistry",
+    "BulkAnswer",
+    "BulkReads",
     "Capability",
     "Card",
     "CardContext",
@@ -85,6 +93,7 @@ __all__ = [
     "Incident",
     "IncidentProvider",
     "IncidentStatus",
+    "IndexCache",
     "MissingSettingError",
     "NotFoundError",
     "OnCallEntry",
@@ -106,5 +115,8 @@ __all__ = [
     "fetch_api_ref",
     "hookimpl",
     "identity_api_ref",
+    "read_coverage",
+    "read_on_call",
+    "read_open_incidents",
     "require_api",
 ]

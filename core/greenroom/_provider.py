@@ -7,11 +7,13 @@ names, URLs) stay inside the plugin; the portal only ever sees the records below
 
 from __future__ import annotations
 
+import asyncio
 import enum
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from ._entity import Entity
@@ -195,3 +197,178 @@ class ProviderTemplate:
     provider: str
     title: str
     snippet: dict[str, str] = field(default_factory=dict)
+
+
+# --- account-wide (bulk) reads ---------------------------------------------------------------
+
+T = TypeVar("T")
+
+#: Per-entity calls in flight at once when a provider has no bulk reads, so one page view does
+#: not trip a vendor's rate limit (Splunk On-Call allows about 60 calls a minute per endpoint).
+FALLBACK_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class BulkAnswer(Generic[T]):
+    """What one bulk read found, per entity ref.
+
+    ``found`` holds an entry (possibly empty) for every entity the provider could answer for;
+    ``errors`` says why the others have none (a :class:`NotFoundError` when the vendor does not
+    know the entity's annotation). ``note`` tells the reader when the answer is not what it
+    seems, e.g. an account-wide list too long to read in full, so the rest was read per entity.
+    """
+
+    found: Mapping[str, Sequence[T]] = field(default_factory=dict)
+    errors: Mapping[str, BaseException] = field(default_factory=dict)
+    note: str = ""
+
+
+@runtime_checkable
+class BulkReads(Protocol):
+    """Optional: reads for many entities at once, from the vendor's account-wide lists.
+
+    Implement these when the vendor can list everything in a few paged requests (PagerDuty's
+    ``GET /services``, ``GET /incidents``, ``GET /oncalls``; Splunk On-Call's organisation-wide
+    endpoints): the portal then asks once per page view, whatever the size of the catalog.
+    Without them the portal falls back to the per-entity methods, a few at a time.
+    """
+
+    async def bulk_open_incidents(self, entities: Sequence[Entity]) -> BulkAnswer[Incident]:
+        """Open incidents of each entity, newest first, as ``list_incidents`` would list them."""
+        ...
+
+    async def bulk_on_call(self, entities: Sequence[Entity]) -> BulkAnswer[OnCallEntry]:
+        """Who is on call for each entity, as ``on_call`` would list them."""
+        ...
+
+    async def bulk_coverage(self, entities: Sequence[Entity]) -> Mapping[str, CoverageCheck]:
+        """``check_coverage`` of each entity."""
+        ...
+
+
+def has_bulk_reads(provider: Any) -> bool:
+    return isinstance(provider, BulkReads)
+
+
+async def _per_entity(
+    entities: Sequence[Entity],
+    call: Callable[[Entity], Awaitable[Any]],
+    concurrency: int,
+) -> tuple[dict[str, Any], dict[str, BaseException]]:
+    limit = asyncio.Semaphore(concurrency)
+    found: dict[str, Any] = {}
+    errors: dict[str, BaseException] = {}
+
+    async def one(entity: Entity) -> None:
+        async with limit:
+            try:
+                found[entity.ref] = await call(entity)
+            except Exception as exc:  # noqa: BLE001 - reported per entity
+                errors[entity.ref] = exc
+
+    await asyncio.gather(*(one(e) for e in entities))
+    return found, errors
+
+
+async def read_open_incidents(
+    provider: IncidentProvider,
+    entities: Sequence[Entity],
+    *,
+    concurrency: int = FALLBACK_CONCURRENCY,
+) -> BulkAnswer[Incident]:
+    """Open incidents of ``entities``: one bulk read when the provider has it, else per entity."""
+    if has_bulk_reads(provider):
+        return await provider.bulk_open_incidents(entities)  # type: ignore[attr-defined, no-any-return]
+    found, errors = await _per_entity(
+        entities, lambda e: provider.list_incidents(e, statuses=OPEN_STATUSES), concurrency
+    )
+    return BulkAnswer(found, errors)
+
+
+async def read_on_call(
+    provider: IncidentProvider,
+    entities: Sequence[Entity],
+    *,
+    concurrency: int = FALLBACK_CONCURRENCY,
+) -> BulkAnswer[OnCallEntry]:
+    """Who is on call for ``entities``: one bulk read when the provider has it, else per entity."""
+    if has_bulk_reads(provider):
+        return await provider.bulk_on_call(entities)  # type: ignore[attr-defined, no-any-return]
+    found, errors = await _per_entity(entities, provider.on_call, concurrency)
+    return BulkAnswer(found, errors)
+
+
+async def read_coverage(
+    provider: IncidentProvider,
+    entities: Sequence[Entity],
+    *,
+    concurrency: int = FALLBACK_CONCURRENCY,
+) -> BulkAnswer[CoverageCheck]:
+    """Coverage of ``entities`` (one check each in ``found``), bulk when the provider can."""
+    if has_bulk_reads(provider):
+        checks = await provider.bulk_coverage(entities)  # type: ignore[attr-defined]
+        return BulkAnswer({ref: [check] for ref, check in checks.items()})
+    found, errors = await _per_entity(entities, provider.check_coverage, concurrency)
+    return BulkAnswer({ref: [check] for ref, check in found.items()}, errors)
+
+
+class IndexCache(Generic[T]):
+    """Values built from a vendor's account-wide lists, shared by every caller.
+
+    A value is built once (concurrent callers wait for the same build) and reused for ``ttl``
+    seconds, the shared read cache's lifetime (``fetch.cacheTtlSeconds``), so a page that asks
+    for 2,000 entities parses the account's lists once. A build that fails is not kept. Actions
+    call :meth:`invalidate` so that what they changed is read again.
+    """
+
+    def __init__(self, ttl: float | Callable[[], float]) -> None:
+        self._ttl = ttl
+        self._values: dict[Hashable, tuple[float, T]] = {}
+        self._building: dict[Hashable, asyncio.Future[T]] = {}
+        self._generation = 0
+        #: Builds done (tests and benchmarks read it).
+        self.builds = 0
+
+    @property
+    def ttl(self) -> float:
+        return float(self._ttl() if callable(self._ttl) else self._ttl)
+
+    async def get(self, key: Hashable, build: Callable[[], Awaitable[T]]) -> T:
+        stored = self._values.get(key)
+        if stored is not None and stored[0] > time.monotonic():
+            return stored[1]
+        pending = self._building.get(key)
+        if pending is None:
+            # The build runs as a task of its own: a caller that gives up (a card's time
+            # budget) must not cancel the read everyone else is waiting for.
+            pending = asyncio.ensure_future(self._build(key, build))
+            # Retrieve a failure even when every caller has given up, so it is not logged
+            # as never retrieved.
+            pending.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._building[key] = pending
+        return await asyncio.shield(pending)
+
+    async def _build(self, key: Hashable, build: Callable[[], Awaitable[T]]) -> T:
+        generation = self._generation
+        me = asyncio.current_task()
+        try:
+            self.builds += 1
+            value = await build()
+        finally:
+            if self._building.get(key) is me:
+                del self._building[key]
+        # An action invalidated while this build was reading: its answer may predate the
+        # change, so hand it to those who asked but do not keep it.
+        if self.ttl > 0 and generation == self._generation:
+            self._values[key] = (time.monotonic() + self.ttl, value)
+        return value
+
+    def invalidate(self, match: Callable[[Hashable], bool] | None = None) -> int:
+        """Forget values whose key ``match`` accepts (all of them without ``match``)."""
+        self._generation += 1
+        for key in [k for k in self._building if match is None or match(k)]:
+            del self._building[key]
+        stale = [k for k in self._values if match is None or match(k)]
+        for key in stale:
+            del self._values[key]
+        return len(stale)

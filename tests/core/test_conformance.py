@@ -19,13 +19,14 @@ PROVIDER_TESTS = textwrap.dedent(
     import pytest
 
     from greenroom import (
-        OPEN_STATUSES, ActionOutcome, Capability, CoverageCheck, Entity, Identity, Incident,
-        IncidentStatus, NotFoundError, UnauthorizedError,
+        OPEN_STATUSES, ActionOutcome, BulkAnswer, Capability, CoverageCheck, Entity, Identity,
+        Incident, IncidentStatus, NotFoundError, UnauthorizedError,
     )
     from greenroom.testing import IncidentProviderConformance
 
     ANNOTATION = "memory.example.com/service"
     LIE = {lie}
+    BULK = {bulk!r}
 
 
     class MemoryProvider:
@@ -99,6 +100,32 @@ PROVIDER_TESTS = textwrap.dedent(
             return CoverageCheck("covered", "", self.id)
 
 
+    class BulkMemoryProvider(MemoryProvider):
+        """Bulk reads over the same store; "stale" drops acknowledged incidents (the defect
+        of an index built from the wrong statuses)."""
+
+        async def bulk_open_incidents(self, entities):
+            found, errors = {{}}, {{}}
+            for e in entities:
+                if not self.is_available(e):
+                    continue
+                try:
+                    incidents = await self.list_incidents(e)
+                except Exception as exc:
+                    errors[e.ref] = exc
+                    continue
+                if BULK == "stale":
+                    incidents = [i for i in incidents if i.status is IncidentStatus.TRIGGERED]
+                found[e.ref] = incidents
+            return BulkAnswer(found, errors)
+
+        async def bulk_on_call(self, entities):
+            raise NotImplementedError
+
+        async def bulk_coverage(self, entities):
+            return {{e.ref: await self.check_coverage(e) for e in entities if self.is_available(e)}}
+
+
     def entity_for(service):
         return Entity(kind="Component", name="svc", annotations={{ANNOTATION: service}},
                       spec={{"owner": "team-a"}})
@@ -107,7 +134,7 @@ PROVIDER_TESTS = textwrap.dedent(
     class TestMemoryProviderConformance(IncidentProviderConformance):
         @pytest.fixture
         def provider(self):
-            return MemoryProvider()
+            return BulkMemoryProvider() if BULK else MemoryProvider()
 
         @pytest.fixture
         def entity(self):
@@ -128,8 +155,10 @@ PROVIDER_TESTS = textwrap.dedent(
 )
 
 
-def run_suite(tmp_path: Path, *, lie: bool) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_memory_provider.py").write_text(PROVIDER_TESTS.format(lie=lie))
+def run_suite(
+    tmp_path: Path, *, lie: bool, bulk: str = ""
+) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_memory_provider.py").write_text(PROVIDER_TESTS.format(lie=lie, bulk=bulk))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
          "asyncio_mode=auto", "--rootdir", str(tmp_path), str(tmp_path)],
@@ -149,3 +178,16 @@ def test_an_acknowledged_incident_reported_as_triggered_fails_the_suite(tmp_path
     assert result.returncode == 1, result.stdout + result.stderr
     assert "test_trigger_acknowledge_resolve_move_the_incident" in result.stdout
     assert "acknowledged incident reported as triggered" in result.stdout
+
+
+def test_faithful_bulk_reads_pass(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, lie=False, bulk="faithful")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "failed" not in result.stdout
+
+
+def test_bulk_reads_that_disagree_with_per_entity_reads_fail_the_suite(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, lie=False, bulk="stale")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "test_bulk_reads_match_per_entity_reads" in result.stdout
+    assert "bulk open incidents differ from list_incidents" in result.stdout

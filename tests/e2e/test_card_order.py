@@ -136,3 +136,19 @@ def test_without_scripts_css_order_still_shows_the_top_card_first(
         expect(page.locator(".card-loading:visible")).to_have_count(0)
     finally:
         context.close()
+
+
+def test_coverage_line_is_read_where_it_is_shown(page: Page, demo_portal: str) -> None:
+    # The home page streams its coverage line after the rows; it is shown under the heading,
+    # and with scripts it is also there in the document, before the search form.
+    page.goto(demo_portal + "/")
+    line = page.locator(".coverage-summary")
+    expect(line).to_contain_text("On-call coverage")
+    before_form = page.evaluate(
+        """() => !!(document.querySelector('.coverage-summary').compareDocumentPosition(
+              document.querySelector('form.search')) & Node.DOCUMENT_POSITION_FOLLOWING)"""
+    )
+    assert before_form, "the coverage line must come before the search form in the document"
+    page.locator("h1").click()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.getAttribute('href')") == "/coverage"

@@ -58,7 +58,7 @@ def sent(recorder, index=-1):
 
 
 async def test_service_by_integration_key_sends_backstage_request(client, recorder, simulator):
-    service = await client.service_for_entity(by_key())
+    service = await client.lookup_service(by_key())
     assert service.id == CHECKOUT_SERVICE_ID
     assert service.html_url and service.escalation_policy.html_url
     exchange, path, query = sent(recorder)
@@ -71,7 +71,7 @@ async def test_service_by_integration_key_sends_backstage_request(client, record
 
 
 async def test_service_by_service_id(client, recorder):
-    service = await client.service_for_entity(by_id(PAYMENTS_SERVICE_ID))
+    service = await client.lookup_service(by_id(PAYMENTS_SERVICE_ID))
     assert service.name == "Payments API"
     _, path, query = sent(recorder)
     assert path == f"/services/{PAYMENTS_SERVICE_ID}"

@@ -147,6 +147,7 @@ async def test_rate_limit_403_is_reported_like_bad_keys(start_simulator, make_fe
     client = SplunkOnCallClient(make_fetch(sim.public_url), PROXY_BASE)
     await client.get_teams()
     client.fetch.clear()  # a second read, not the cached first one
+    client.lists.invalidate()
     with pytest.raises(UnauthorizedError, match="Missing or invalid Splunk On-Call API key"):
         await client.get_teams()
 

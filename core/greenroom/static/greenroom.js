@@ -96,7 +96,7 @@
     document.querySelectorAll(".avatar img").forEach(function (img) {
       if (img.complete && img.naturalWidth === 0) img.remove();  // failed before this file ran
     });
-    document.querySelectorAll(".card-slot[data-slot]").forEach(place);
+    document.querySelectorAll("[data-slot]").forEach(place);
     document.querySelectorAll("form[data-require-valid]").forEach(wire);
   }
   // This file loads async, so the page may still be streaming (or already parsed) when it runs.

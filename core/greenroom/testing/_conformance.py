@@ -16,11 +16,14 @@ Subclass it in your plugin's tests and provide five fixtures::
 
 Each check asserts what a person would see go wrong: an acknowledged incident listed as
 triggered, an action that does not move the incident, a vendor 401 shown as a generic error.
+A provider with bulk reads (:class:`greenroom.BulkReads`) must answer them exactly as its
+per-entity reads do: the portal's pages use one, entity cards the other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -32,6 +35,7 @@ from .._entity import Entity
 from .._exceptions import NotFoundError, UnauthorizedError
 from .._provider import (
     OPEN_STATUSES,
+    BulkReads,
     Capability,
     Incident,
     IncidentProvider,
@@ -192,3 +196,36 @@ class IncidentProviderConformance:
         broken = await provider.check_coverage(missing_entity)
         assert broken.state == "broken", "an annotation naming nothing real is broken coverage"
         assert broken.reason
+
+    async def test_bulk_reads_match_per_entity_reads(
+        self, provider: Any, entity: Entity, missing_entity: Entity
+    ) -> None:
+        if not isinstance(provider, BulkReads):
+            pytest.skip(f"provider {provider.id} has no bulk reads (per-entity reads are used)")
+        bare = Entity(kind="Component", name="no-annotations", spec={"owner": "nobody"})
+        if missing_entity.ref == entity.ref:  # answers are keyed by ref: tell them apart
+            missing_entity = dataclasses.replace(missing_entity, name=f"{entity.name}-unknown")
+        entities = [entity, missing_entity, bare]
+        if Capability.INCIDENTS in provider.capabilities:
+            answer = await provider.bulk_open_incidents(entities)
+            alone = await provider.list_incidents(entity)
+            assert [(i.id, i.status) for i in answer.found.get(entity.ref, ())] == [
+                (i.id, i.status) for i in alone
+            ], "bulk open incidents differ from list_incidents"
+            assert isinstance(answer.errors.get(missing_entity.ref), NotFoundError), (
+                "an entity the vendor does not know must be a NotFoundError in errors"
+            )
+            assert bare.ref not in answer.found and bare.ref not in answer.errors, (
+                "an entity the provider is not available for must be left out"
+            )
+        if Capability.ON_CALL in provider.capabilities:
+            answer = await provider.bulk_on_call(entities)
+            alone = await provider.on_call(entity)
+            assert [(e.person.name, e.level) for e in answer.found.get(entity.ref, ())] == [
+                (e.person.name, e.level) for e in alone
+            ], "bulk on-call differs from on_call"
+            assert missing_entity.ref in answer.errors
+        checks = await provider.bulk_coverage(entities)
+        assert checks[entity.ref].state == (await provider.check_coverage(entity)).state
+        assert checks[missing_entity.ref].state == "broken"
+        assert bare.ref not in checks

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -40,14 +41,73 @@ def _find_entity(request: Request, namespace: str, kind: str, name: str) -> Enti
     return entity
 
 
+#: Rows of the home page: summaries are asked for these only, whatever the catalog's size.
+PAGE_SIZE = 50
+ROWS_MARKER = "<!--GREENROOM-ROWS-->"
+COVERAGE_MARKER = "<!--GREENROOM-COVERAGE-->"
+
+
 @router.get("/", response_class=HTMLResponse)
 async def catalog_page(
-    request: Request, q: str = "", kind: str = "", owner: str = ""
+    request: Request, q: str = "", kind: str = "", owner: str = "", page: str = "1"
 ) -> Response:
+    """The catalog, searched and filtered on the server, 50 rows a page. The page head goes
+    out at once; each shown row's summaries (from the providers' account-wide indexes) and the
+    coverage line follow as soon as they are ready."""
     portal = portal_of(request)
     entities = portal.catalog.search(q, kind=kind or None, owner=owner or None)
+    pages = max(1, -(-len(entities) // PAGE_SIZE))
+    number = min(max(1, int(page) if page.isdigit() else 1), pages)
+    shown = entities[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
     ctx = page_context(request, nav="catalog")
     viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
+    templates = request.app.state.templates
+
+    def page_url(n: int) -> str:
+        query = {k: v for k, v in (("q", q), ("kind", kind), ("owner", owner)) if v}
+        return "/?" + urlencode({**query, "page": n})
+
+    ctx.update(
+        entities=shown,
+        q=q,
+        kind=kind,
+        owner=owner,
+        kinds=portal.catalog.kinds(),
+        owners=portal.catalog.owners(),
+        problems=[str(p) for p in portal.catalog.problems],
+        page=number,
+        pages=pages,
+        total=len(entities),
+        first=(number - 1) * PAGE_SIZE + 1,
+        last=(number - 1) * PAGE_SIZE + len(shown),
+        page_url=page_url,
+    )
+    html = templates.get_template("greenroom/home.html").render(ctx)
+    head, _, rest = html.partition(ROWS_MARKER)
+    middle, _, tail = rest.partition(COVERAGE_MARKER)
+    parts = templates.get_template("greenroom/home_rows.html").module
+    coverage = asyncio.ensure_future(_coverage_summary(request))
+
+    async def body() -> AsyncIterator[str]:
+        try:
+            yield head
+            if shown:
+                providers = await _provider_badges(portal, shown)
+                lines = await summaries(portal, shown, viewer)
+                yield "".join(str(parts.row(e, providers, lines)) for e in shown)
+            yield middle
+            yield str(parts.coverage(await coverage))
+            yield tail
+        finally:
+            coverage.cancel()
+
+    response = StreamingResponse(body(), media_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _provider_badges(portal: Any, entities: Sequence[Entity]) -> dict[str, list[str]]:
     providers: dict[str, list[str]] = {}
     # Only incident providers' cards are provider badges (not, say, Response metrics).
     provider_plugins = {handle.plugin_id for handle in portal.providers()}
@@ -58,21 +118,7 @@ async def catalog_page(
             titles = providers.setdefault(entity.ref, [])
             if card.title not in titles:
                 titles.append(card.title)
-    lines = await summaries(portal, entities, viewer)
-    everything = portal.catalog.entities
-    ctx.update(
-        entities=entities,
-        q=q,
-        kind=kind,
-        owner=owner,
-        kinds=sorted({e.kind for e in everything}),
-        owners=sorted({e.owner for e in everything if e.owner}),
-        providers=providers,
-        summaries=lines,
-        problems=[str(p) for p in portal.catalog.problems],
-        coverage_summary=await _coverage_summary(request),
-    )
-    return render_page(request, "home.html", ctx)
+    return providers
 
 
 async def _coverage_summary(request: Request) -> str | None:

@@ -32,6 +32,7 @@ from greenroom import (
 )
 
 from ._config import PagerDutyAccount, account_for, load_accounts
+from ._index import PagerDutyIndexes
 from ._oauth import TokenSource
 from ._payloads import (
     ChangeEventPayload,
@@ -114,6 +115,8 @@ class PagerDutyClient:
         self._token_sources: dict[str, TokenSource] = {}
         #: The portal's secret scrubber learns each OAuth token as it is issued.
         self._learn_secret = getattr(config, "learn_secret", None)
+        #: Account-wide services, open incidents and on-call, shared by every entity.
+        self.indexes = PagerDutyIndexes(self)
 
     # -- accounts ------------------------------------------------------------------------
 
@@ -132,7 +135,33 @@ class PagerDutyClient:
     # -- reads ---------------------------------------------------------------------------
 
     async def service_for_entity(self, entity: Entity) -> ServicePayload:
-        """The entity's service: by integration key when it has one (it wins), else by id."""
+        """The entity's service, from the account's service index (one paged ``GET /services``
+        shared by every entity). When the account has more services than PagerDuty lets one
+        list page through, a service the index lacks is looked up on its own."""
+        account = self.account_for_entity(entity)
+        integration_key = (entity.annotations.get(INTEGRATION_KEY_ANNOTATION) or "").strip()
+        service_id = (entity.annotations.get(SERVICE_ID_ANNOTATION) or "").strip()
+        if not (integration_key or service_id):
+            return await self.lookup_service(entity)
+        index = await self.indexes.services(account)
+        found = (
+            index.by_integration_key.get(integration_key)
+            if integration_key
+            else index.by_id.get(service_id)
+        )
+        if found is not None:
+            return found
+        if index.complete:
+            if integration_key:
+                raise NotFoundError("PagerDuty has no service with this integration key")
+            raise NotFoundError(
+                f"PagerDuty found nothing for GET /services/{_segment(service_id)}"
+            )
+        return await self.lookup_service(entity)
+
+    async def lookup_service(self, entity: Entity) -> ServicePayload:
+        """The entity's service asked for alone: by integration key when it has one (it
+        wins), else by id."""
         account = self.account_for_entity(entity)
         integration_key = (entity.annotations.get(INTEGRATION_KEY_ANNOTATION) or "").strip()
         service_id = (entity.annotations.get(SERVICE_ID_ANNOTATION) or "").strip()
@@ -310,6 +339,9 @@ class PagerDutyClient:
             attempt += 1
 
     def _invalidate(self, url_prefix: str) -> None:
+        for path in ("/incidents", "/services", "/oncalls"):
+            if f"{path}" in url_prefix:
+                self.indexes.invalidate(path)
         self.fetch.invalidate(url_prefix)
         # core.fetch stores proxied reads under their upstream URL; forget those too.
         resolved = self.fetch.proxy.resolve(httpx.URL(url_prefix)) if self.fetch.proxy else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from greenroom import Simulator
@@ -79,7 +80,12 @@ spec:
 def _app() -> Any:
     from .simulator import create_app
 
-    return create_app(token=DEMO_TOKEN)
+    # GREENROOM_SIMULATOR_SCALE=N adds N generated services; the demo stays small without it.
+    try:
+        scale = max(0, int(os.environ.get("GREENROOM_SIMULATOR_SCALE") or 0))
+    except ValueError:
+        scale = 0
+    return create_app(token=DEMO_TOKEN, scale=scale)
 
 
 demo_simulator = Simulator(

@@ -107,6 +107,7 @@ class IncidentBody(_Payload):
 
 class ServicesPage(_Payload):
     services: list[ServicePayload]
+    more: bool | None = False
 
 
 class ServiceBody(_Payload):
@@ -140,6 +141,7 @@ class OnCallPayload(_Payload):
 
 class OnCallsPage(_Payload):
     oncalls: list[OnCallPayload]
+    more: bool | None = False
 
 
 class EventResponse(_Payload):

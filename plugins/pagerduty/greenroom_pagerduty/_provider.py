@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from greenroom import (
     OPEN_STATUSES,
     ActionOutcome,
+    BulkAnswer,
     Capability,
     Change,
     CoverageCheck,
@@ -24,16 +27,21 @@ from greenroom import (
 )
 
 from ._client import (
+    INCIDENT_CAP,
     INTEGRATION_KEY_ANNOTATION,
     SERVICE_ID_ANNOTATION,
     IncidentListing,
     PagerDutyClient,
     dedup_key_for,
 )
+from ._config import PagerDutyAccount
+from ._index import MAX_OFFSET_PLUS_LIMIT
 from ._payloads import ChangeEventPayload, IncidentPayload, OnCallPayload, UserPayload
 
 PROVIDER_ID = "pagerduty"
 NO_INTEGRATION_KEY = "Must provide an integration-key to create incidents"
+#: Entities whose records are not in an incomplete index are read this many at a time.
+FALLBACK_CONCURRENCY = 8
 
 
 def is_pagerduty_available(entity: Entity) -> bool:
@@ -78,12 +86,23 @@ class PagerDutyProvider:
         statuses: Sequence[IncidentStatus] = OPEN_STATUSES,
         since: datetime | None = None,
     ) -> tuple[list[Incident], bool]:
-        """Incidents newest first, and whether the list was cut at the cap."""
+        """Incidents newest first, and whether the list was cut at the cap.
+
+        Open incidents come from the account's open-incident index; history (resolved
+        incidents, or a ``since``) is read for the entity's service alone."""
         service = await self.client.service_for_entity(entity)
         account = self.client.account_for_entity(entity)
-        listing: IncidentListing = await self.client.incidents_for_service(
-            account, service.id, statuses=[str(s) for s in statuses], since=since
-        )
+        wanted = [str(s) for s in statuses]
+        listing: IncidentListing | None = None
+        if since is None and set(wanted) <= {str(s) for s in OPEN_STATUSES}:
+            index = await self.client.indexes.open_incidents(account)
+            if index.complete:
+                found = [p for p in index.by_service.get(service.id, []) if p.status in wanted]
+                listing = IncidentListing(found[:INCIDENT_CAP], len(found) > INCIDENT_CAP)
+        if listing is None:
+            listing = await self.client.incidents_for_service(
+                account, service.id, statuses=wanted, since=since
+            )
         incidents = [self._incident(entity, payload) for payload in listing.incidents]
         incidents.sort(key=lambda i: i.created_at, reverse=True)
         return incidents, listing.truncated
@@ -101,8 +120,85 @@ class PagerDutyProvider:
     async def on_call(self, entity: Entity) -> Sequence[OnCallEntry]:
         service = await self.client.service_for_entity(entity)
         account = self.client.account_for_entity(entity)
-        oncalls = await self.client.oncalls_for_policy(account, service.escalation_policy.id)
-        return on_call_entries(entity, oncalls, service.escalation_policy.display_name)
+        policy = service.escalation_policy
+        index = await self.client.indexes.oncalls(account)
+        if index.complete:
+            oncalls = index.by_policy.get(policy.id, [])
+        else:
+            oncalls = await self.client.oncalls_for_policy(account, policy.id)
+        return on_call_entries(entity, oncalls, policy.display_name)
+
+    # -- bulk reads: every entity of a page from the same three account-wide lists ---------
+
+    async def bulk_open_incidents(self, entities: Sequence[Entity]) -> BulkAnswer[Incident]:
+        return await self._bulk(entities, self.list_incidents, "incidents")
+
+    async def bulk_on_call(self, entities: Sequence[Entity]) -> BulkAnswer[OnCallEntry]:
+        return await self._bulk(entities, self.on_call, "oncalls")
+
+    async def bulk_coverage(self, entities: Sequence[Entity]) -> Mapping[str, CoverageCheck]:
+        answer = await self._bulk(entities, self._coverage_list, "")
+        checks = {ref: found[0] for ref, found in answer.found.items() if found}
+        for ref, exc in answer.errors.items():
+            checks[ref] = CoverageCheck("broken", str(exc), PROVIDER_ID)
+        return checks
+
+    async def _coverage_list(self, entity: Entity) -> list[CoverageCheck]:
+        return [await self.check_coverage(entity)]
+
+    async def _bulk(
+        self,
+        entities: Sequence[Entity],
+        call: Callable[[Entity], Awaitable[Sequence[Any]]],
+        index: str,
+    ) -> BulkAnswer[Any]:
+        mine = [e for e in entities if self.is_available(e)]
+        accounts = {a.id: a for a in (self.client.account_for_entity(e) for e in mine)}
+        # Build each account's indexes once, up front, before the per-entity lookups.
+        warmed = await asyncio.gather(
+            *(self._warm(a, index) for a in accounts.values()), return_exceptions=True
+        )
+        failed = {
+            account_id: outcome
+            for account_id, outcome in zip(accounts, warmed, strict=True)
+            if isinstance(outcome, BaseException)
+        }
+        notes = [n for n in warmed if isinstance(n, str) and n]
+        limit = asyncio.Semaphore(FALLBACK_CONCURRENCY)
+        found: dict[str, Sequence[Any]] = {}
+        errors: dict[str, BaseException] = {}
+        # An account whose lists cannot be read fails its entities once, not once each.
+        for entity in mine:
+            exc = failed.get(self.client.account_for_entity(entity).id)
+            if exc is not None:
+                errors[entity.ref] = exc
+        mine = [e for e in mine if e.ref not in errors]
+
+        async def one(entity: Entity) -> None:
+            async with limit:
+                try:
+                    found[entity.ref] = await call(entity)
+                except Exception as exc:  # noqa: BLE001 - reported per entity
+                    errors[entity.ref] = exc
+
+        await asyncio.gather(*(one(e) for e in mine))
+        return BulkAnswer(found, errors, " ".join(notes))
+
+    async def _warm(self, account: PagerDutyAccount, index: str) -> str:
+        """Read the account's indexes; say when one is too long for PagerDuty's paging."""
+        reads: list[Awaitable[Any]] = [self.client.indexes.services(account)]
+        if index == "incidents":
+            reads.append(self.client.indexes.open_incidents(account))
+        elif index == "oncalls":
+            reads.append(self.client.indexes.oncalls(account))
+        built = await asyncio.gather(*reads)
+        cut = [name for name, i in zip(("services", index), built, strict=False) if not i.complete]
+        if not cut:
+            return ""
+        return (
+            f"PagerDuty lists at most {MAX_OFFSET_PLUS_LIMIT:,} {' and '.join(cut)} per "
+            "request sequence; the rest were read one entity at a time."
+        )
 
     async def recent_changes(self, entity: Entity) -> Sequence[Change]:
         service = await self.client.service_for_entity(entity)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from greenroom import (
     FetchApi,
+    IndexCache,
     NotFoundError,
     ProviderError,
     RateLimitedError,
@@ -60,36 +61,116 @@ class SplunkOnCallClient:
     def __init__(self, fetch: FetchApi, proxy_base: str) -> None:
         self.fetch = fetch
         self.base = proxy_base.rstrip("/") + PROXY_ROUTE
+        # Every list below is organisation-wide: read (and parsed) once per cache lifetime and
+        # shared by every entity, however many the catalog has. Callers must not change them.
+        self.lists: IndexCache[Any] = IndexCache(lambda: fetch.cache_ttl)
 
     # -- reads -----------------------------------------------------------------------------
 
     async def get_incidents(self) -> list[IncidentPayload]:
-        body = await self._get("/v1/incidents")
-        return list(_parse(IncidentList, body, "GET /v1/incidents").incidents)
+        async def read() -> list[IncidentPayload]:
+            body = await self._get("/v1/incidents")
+            return list(_parse(IncidentList, body, "GET /v1/incidents").incidents)
+
+        return await self.lists.get("/v1/incidents", read)  # type: ignore[no-any-return]
 
     async def get_on_call_users(self) -> list[TeamOnCall]:
-        body = await self._get("/v1/oncall/current")
-        return list(_parse(OnCallList, body, "GET /v1/oncall/current").teams_on_call)
+        async def read() -> list[TeamOnCall]:
+            body = await self._get("/v1/oncall/current")
+            return list(_parse(OnCallList, body, "GET /v1/oncall/current").teams_on_call)
+
+        return await self.lists.get("/v1/oncall/current", read)  # type: ignore[no-any-return]
 
     async def get_teams(self) -> list[TeamPayload]:
-        body = await self._get("/v1/team")
-        try:
-            return _TEAMS.validate_python(body)
-        except ValidationError as exc:
-            raise _unexpected("GET /v1/team", exc) from None
+        async def read() -> list[TeamPayload]:
+            body = await self._get("/v1/team")
+            try:
+                return _TEAMS.validate_python(body)
+            except ValidationError as exc:
+                raise _unexpected("GET /v1/team", exc) from None
+
+        return await self.lists.get("/v1/team", read)  # type: ignore[no-any-return]
 
     async def get_routing_keys(self) -> list[RoutingKeyPayload]:
-        body = await self._get("/v1/org/routing-keys")
-        return list(_parse(RoutingKeyList, body, "GET /v1/org/routing-keys").routing_keys)
+        async def read() -> list[RoutingKeyPayload]:
+            body = await self._get("/v1/org/routing-keys")
+            return list(_parse(RoutingKeyList, body, "GET /v1/org/routing-keys").routing_keys)
+
+        return await self.lists.get("/v1/org/routing-keys", read)  # type: ignore[no-any-return]
 
     async def get_users(self, *, email: str | None = None) -> list[UserPayload]:
-        params = [("email", email)] if email else None
-        body = await self._get("/v2/user", params=params)
-        return list(_parse(UserList, body, "GET /v2/user").users)
+        async def read() -> list[UserPayload]:
+            params = [("email", email)] if email else None
+            body = await self._get("/v2/user", params=params)
+            return list(_parse(UserList, body, "GET /v2/user").users)
+
+        if email:
+            return await read()
+        return await self.lists.get("/v2/user", read)  # type: ignore[no-any-return]
 
     async def get_escalation_policies(self) -> list[PolicyInfo]:
-        body = await self._get("/v1/policies")
-        return list(_parse(PolicyList, body, "GET /v1/policies").policies)
+        async def read() -> list[PolicyInfo]:
+            body = await self._get("/v1/policies")
+            return list(_parse(PolicyList, body, "GET /v1/policies").policies)
+
+        return await self.lists.get("/v1/policies", read)  # type: ignore[no-any-return]
+
+    # -- indexes over those lists, built once per list ----------------------------------------
+
+    async def incidents_by_team(self) -> dict[str, list[IncidentPayload]]:
+        """Incidents by the slug of each team they paged."""
+
+        async def build() -> dict[str, list[IncidentPayload]]:
+            by_team: dict[str, list[IncidentPayload]] = {}
+            for incident in await self.get_incidents():
+                for slug in dict.fromkeys(incident.paged_teams):
+                    by_team.setdefault(slug, []).append(incident)
+            return by_team
+
+        return await self.lists.get("/v1/incidents#by-team", build)  # type: ignore[no-any-return]
+
+    async def teams_by(self) -> tuple[dict[str, TeamPayload], dict[str, TeamPayload]]:
+        """Teams by name and by slug (the first of each, as the API lists them)."""
+
+        async def build() -> tuple[dict[str, TeamPayload], dict[str, TeamPayload]]:
+            by_name: dict[str, TeamPayload] = {}
+            by_slug: dict[str, TeamPayload] = {}
+            for team in await self.get_teams():
+                by_name.setdefault(team.name, team)
+                by_slug.setdefault(team.slug, team)
+            return by_name, by_slug
+
+        return await self.lists.get("/v1/team#by", build)  # type: ignore[no-any-return]
+
+    async def routing_keys_by_key(self) -> dict[str, RoutingKeyPayload]:
+        async def build() -> dict[str, RoutingKeyPayload]:
+            by_key: dict[str, RoutingKeyPayload] = {}
+            for record in await self.get_routing_keys():
+                by_key.setdefault(record.routing_key, record)
+            return by_key
+
+        return await self.lists.get(  # type: ignore[no-any-return]
+            "/v1/org/routing-keys#by-key", build
+        )
+
+    async def on_call_by_team(self) -> dict[str, list[TeamOnCall]]:
+        """``teamsOnCall`` entries by team name."""
+
+        async def build() -> dict[str, list[TeamOnCall]]:
+            by_team: dict[str, list[TeamOnCall]] = {}
+            for entry in await self.get_on_call_users():
+                by_team.setdefault(entry.team.name, []).append(entry)
+            return by_team
+
+        return await self.lists.get(  # type: ignore[no-any-return]
+            "/v1/oncall/current#by-team", build
+        )
+
+    async def users_by_username(self) -> dict[str, UserPayload]:
+        async def build() -> dict[str, UserPayload]:
+            return {user.username: user for user in await self.get_users()}
+
+        return await self.lists.get("/v2/user#by-username", build)  # type: ignore[no-any-return]
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -192,6 +273,7 @@ class SplunkOnCallClient:
 
     def _invalidate_incidents(self) -> None:
         url = self.base + "/v1/incidents"
+        self.lists.invalidate(lambda key: str(key).startswith("/v1/incidents"))
         self.fetch.invalidate(url)
         # core.fetch files cached answers under the upstream URL the proxy resolved to, so
         # forget that one too (reported to the core: invalidate should accept the proxy URL).

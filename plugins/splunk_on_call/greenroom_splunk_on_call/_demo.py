@@ -6,6 +6,8 @@ users are found by email as in production; `splunkOnCall.username` is left unset
 
 from __future__ import annotations
 
+import os
+
 from greenroom import Simulator
 
 from ._client import PROXY_ROUTE
@@ -61,7 +63,20 @@ spec:
 def _app() -> object:
     from .simulator import create_app
 
-    return create_app(api_id=_DEMO_API_ID, api_key=_DEMO_API_KEY, rest_key=_DEMO_REST_KEY)
+    # GREENROOM_SIMULATOR_SCALE=N adds N generated teams; the demo stays small without it.
+    return create_app(
+        api_id=_DEMO_API_ID,
+        api_key=_DEMO_API_KEY,
+        rest_key=_DEMO_REST_KEY,
+        scale=simulator_scale(),
+    )
+
+
+def simulator_scale() -> int:
+    try:
+        return max(0, int(os.environ.get("GREENROOM_SIMULATOR_SCALE") or 0))
+    except ValueError:
+        return 0
 
 
 demo_simulator = Simulator(

@@ -8,7 +8,7 @@ belong to a team when their `pagedTeams` holds the team's slug, never its name.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -16,6 +16,7 @@ from typing import Any, Literal
 from greenroom import (
     OPEN_STATUSES,
     ActionOutcome,
+    BulkAnswer,
     Capability,
     Change,
     CoverageCheck,
@@ -157,18 +158,17 @@ class SplunkOnCallProvider:
         team_name = entity.annotations.get(TEAM_ANNOTATION)
         routing_key = entity.annotations.get(ROUTING_KEY_ANNOTATION)
         if team_name:
-            teams = await self.client.get_teams()
-            found = [team for team in teams if team.name == team_name]
-            if not found:
+            by_name, _ = await self.client.teams_by()
+            team = by_name.get(team_name)
+            if team is None:
                 raise NotFoundError(_no_teams(f'"{team_name}" team name'))
-            return found[:1]
+            return [team]
         if routing_key:
-            keys, teams = await asyncio.gather(
-                self.client.get_routing_keys(), self.client.get_teams()
+            keys, (_, by_slug) = await asyncio.gather(
+                self.client.routing_keys_by_key(), self.client.teams_by()
             )
-            record = next((k for k in keys if k.routing_key == routing_key), None)
+            record = keys.get(routing_key)
             slugs = list(dict.fromkeys(t.team_slug for t in record.targets)) if record else []
-            by_slug = {team.slug: team for team in teams}
             found = [
                 by_slug.get(slug) or TeamPayload.model_validate({"name": slug, "slug": slug})
                 for slug in slugs
@@ -181,28 +181,29 @@ class SplunkOnCallProvider:
         )
 
     async def overview(self, entity: Entity) -> Overview:
-        teams, incidents, on_call, users, policies = await asyncio.gather(
+        teams, incidents, on_call, users, names, policies = await asyncio.gather(
             self.teams_for(entity),
-            self.client.get_incidents(),
-            self.client.get_on_call_users(),
+            self.client.incidents_by_team(),
+            self.client.on_call_by_team(),
             self.client.get_users(),
+            self.client.users_by_username(),
             self.client.get_escalation_policies(),
         )
-        names = {user.username: user for user in users}
         views = []
         for team in teams:
             team_incidents = [
                 self._incident(i, entity)
-                for i in incidents
-                if team.slug in i.paged_teams
-                and incident_status(i.current_phase) is not IncidentStatus.RESOLVED
+                for i in incidents.get(team.slug, ())
+                if incident_status(i.current_phase) is not IncidentStatus.RESOLVED
             ]
             team_incidents.sort(key=lambda i: i.created_at, reverse=True)
             views.append(
                 TeamView(
                     team=team,
                     incidents=tuple(team_incidents),
-                    on_call=tuple(self._on_call_of(team, on_call, names, entity)),
+                    on_call=tuple(
+                        self._on_call_of(team, on_call.get(team.name, ()), names, entity)
+                    ),
                     policies=tuple(
                         info.policy
                         for info in policies
@@ -224,13 +225,16 @@ class SplunkOnCallProvider:
         statuses: Sequence[IncidentStatus] = OPEN_STATUSES,
         since: datetime | None = None,
     ) -> list[Incident]:
-        teams, incidents = await asyncio.gather(self.teams_for(entity), self.client.get_incidents())
-        slugs = {team.slug for team in teams}
+        teams, by_team = await asyncio.gather(
+            self.teams_for(entity), self.client.incidents_by_team()
+        )
         wanted = set(statuses)
         found = []
-        for payload in incidents:
-            if not slugs.intersection(payload.paged_teams):
+        seen: set[int] = set()
+        for payload in (p for team in teams for p in by_team.get(team.slug, ())):
+            if id(payload) in seen:  # an incident that paged two of the entity's teams
                 continue
+            seen.add(id(payload))
             incident = self._incident(payload, entity)
             if incident.status not in wanted:
                 continue
@@ -241,14 +245,71 @@ class SplunkOnCallProvider:
         return found
 
     async def on_call(self, entity: Entity) -> list[OnCallEntry]:
-        teams, on_call, users = await asyncio.gather(
-            self.teams_for(entity), self.client.get_on_call_users(), self.client.get_users()
+        teams, on_call, names = await asyncio.gather(
+            self.teams_for(entity),
+            self.client.on_call_by_team(),
+            self.client.users_by_username(),
         )
-        names = {user.username: user for user in users}
         entries: list[OnCallEntry] = []
         for team in teams:
-            entries += self._on_call_of(team, on_call, names, entity)
+            entries += self._on_call_of(team, on_call.get(team.name, ()), names, entity)
         return entries
+
+    # -- bulk reads: every entity of a page from the same organisation-wide lists ----------
+
+    async def bulk_open_incidents(self, entities: Sequence[Entity]) -> BulkAnswer[Incident]:
+        return await self._bulk(
+            entities,
+            self.list_incidents,
+            [self.client.incidents_by_team(), self.client.teams_by()],
+        )
+
+    async def bulk_on_call(self, entities: Sequence[Entity]) -> BulkAnswer[OnCallEntry]:
+        return await self._bulk(
+            entities,
+            self.on_call,
+            [
+                self.client.on_call_by_team(),
+                self.client.users_by_username(),
+                self.client.teams_by(),
+            ],
+        )
+
+    async def bulk_coverage(self, entities: Sequence[Entity]) -> Mapping[str, CoverageCheck]:
+        async def check(entity: Entity) -> list[CoverageCheck]:
+            return [await self.check_coverage(entity)]
+
+        answer = await self._bulk(entities, check, [self.client.teams_by()])
+        checks = {ref: found[0] for ref, found in answer.found.items() if found}
+        for ref, exc in answer.errors.items():
+            checks[ref] = CoverageCheck("broken", str(exc), PROVIDER_ID)
+        return checks
+
+    async def _bulk(
+        self,
+        entities: Sequence[Entity],
+        call: Callable[[Entity], Awaitable[Sequence[Any]]],
+        lists: Sequence[Awaitable[Any]],
+    ) -> BulkAnswer[Any]:
+        mine = [e for e in entities if self.is_available(e)]
+        if not mine:
+            for pending in lists:  # never awaited: close them quietly
+                pending.close()  # type: ignore[attr-defined]
+            return BulkAnswer()
+        try:
+            # Read the lists once, up front; if they cannot be read, every entity fails
+            # with the same error rather than asking again once each.
+            await asyncio.gather(*lists)
+        except Exception as exc:  # noqa: BLE001 - reported per entity
+            return BulkAnswer({}, {e.ref: exc for e in mine})
+        found: dict[str, Sequence[Any]] = {}
+        errors: dict[str, BaseException] = {}
+        for entity in mine:
+            try:
+                found[entity.ref] = await call(entity)
+            except Exception as exc:  # noqa: BLE001 - reported per entity
+                errors[entity.ref] = exc
+        return BulkAnswer(found, errors)
 
     async def recent_changes(self, entity: Entity) -> Sequence[Change]:
         raise NotImplementedError("Splunk On-Call has no change events")

@@ -20,6 +20,7 @@ from ._state import (
     PAYMENTS_SERVICE_ID,
     SEARCH_SERVICE_ID,
     PagerDutyState,
+    generated_service,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "RecordedRequest",
     "SimulatorControl",
     "create_app",
+    "generated_service",
 ]

@@ -20,8 +20,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate-limit", type=int, default=None, metavar="PER_MINUTE")
+    parser.add_argument(
+        "--scale", type=int, default=0, metavar="N",
+        help="add N generated services (five to an escalation policy) for catalog-scale runs",
+    )
     args = parser.parse_args(argv)
-    app = create_app(token=args.token, seed=args.seed, rate_limit_per_minute=args.rate_limit)
+    app = create_app(
+        token=args.token, seed=args.seed, rate_limit_per_minute=args.rate_limit, scale=args.scale
+    )
     print(
         f"PagerDuty simulator: REST at http://{args.host}:{args.port}, "
         f"Events API at http://{args.host}:{args.port}/v2/enqueue"

@@ -42,11 +42,14 @@ def create_app(
     html_base: str | None = None,
     oauth_clients: dict[str, str] | None = None,
     oauth_token_lifetime: int = 3600,
+    scale: int = 0,
 ) -> FastAPI:
     """A PagerDuty look-alike. ``app.state.control`` injects faults and rate limits at run
     time; ``app.state.pagerduty`` is the account's state; ``app.state.identity`` issues OAuth
-    tokens to ``oauth_clients`` (client id to secret) for the account ``greenroom-demo``."""
-    state = PagerDutyState(seed=seed, html_base=html_base or DEFAULT_HTML_BASE)
+    tokens to ``oauth_clients`` (client id to secret) for the account ``greenroom-demo``.
+    ``scale`` adds that many generated services (five to an escalation policy, an open
+    incident on every fourth), for trying the portal on a large account."""
+    state = PagerDutyState(seed=seed, html_base=html_base or DEFAULT_HTML_BASE, scale=scale)
     control = SimulatorControl(
         token=token,
         rate_limit_per_minute=rate_limit_per_minute,
@@ -161,8 +164,17 @@ def _page(request: Request) -> tuple[int, int] | JSONResponse:
     return limit, offset
 
 
-def _paged(request: Request, key: str, items: list[Any], limit: int, offset: int) -> dict[str, Any]:
+def _paged(
+    request: Request,
+    key: str,
+    items: list[Any],
+    limit: int,
+    offset: int,
+    render: Any = None,
+) -> dict[str, Any]:
     window = items[offset : offset + limit]
+    if render is not None:  # build payloads for the requested page only
+        window = [render(item) for item in window]
     want_total = request.query_params.get("total", "false").lower() == "true"
     return {
         key: window,
@@ -200,8 +212,9 @@ def _add_rest_routes(app: FastAPI, state: PagerDutyState, control: SimulatorCont
             if not query or query in s.name.lower() or query == s.integration_key
         ]
         include = _includes(request)
-        items = [payloads.service(state, s, include) for s in matched]
-        return _paged(request, "services", items, *page)
+        return _paged(
+            request, "services", matched, *page, lambda s: payloads.service(state, s, include)
+        )
 
     @app.get("/services/{service_id}")
     async def get_service(service_id: str, request: Request) -> Any:
@@ -261,8 +274,9 @@ def _add_rest_routes(app: FastAPI, state: PagerDutyState, control: SimulatorCont
             ),
             reverse=direction == "desc",
         )
-        items = [payloads.incident(state, i) for i in found]
-        return _paged(request, "incidents", items, *page)
+        return _paged(
+            request, "incidents", found, *page, lambda i: payloads.incident(state, i)
+        )
 
     @app.get("/incidents/{incident_id}")
     async def get_incident(incident_id: str) -> Any:
@@ -327,8 +341,11 @@ def _add_rest_routes(app: FastAPI, state: PagerDutyState, control: SimulatorCont
             for level, user_id, schedule in state.on_call(policy.id):
                 if user_ids and user_id not in user_ids:
                     continue
-                items.append(payloads.oncall(state, policy, level, user_id, schedule, include))
-        return _paged(request, "oncalls", items, *page)
+                items.append((policy, level, user_id, schedule))
+        return _paged(
+            request, "oncalls", items, *page,
+            lambda o: payloads.oncall(state, o[0], o[1], o[2], o[3], include),
+        )
 
 
 def _parse_time(value: str | None) -> Any:

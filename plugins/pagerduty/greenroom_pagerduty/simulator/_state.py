@@ -8,6 +8,7 @@ something to measure.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 from dataclasses import dataclass, field
@@ -138,11 +139,21 @@ _TITLES = {
 }
 
 
+def generated_service(n: int) -> tuple[str, str]:
+    """(service id, integration key) of the ``n``-th generated service (1-based)."""
+    return f"PG{n:05d}", hashlib.sha256(f"generated-{n}".encode()).hexdigest()[:32]
+
+
 class PagerDutyState:
     """Mutable account state behind the simulator's endpoints."""
 
     def __init__(
-        self, *, seed: int = 7, now: datetime | None = None, html_base: str = DEFAULT_HTML_BASE
+        self,
+        *,
+        seed: int = 7,
+        now: datetime | None = None,
+        html_base: str = DEFAULT_HTML_BASE,
+        scale: int = 0,
     ) -> None:
         self.rng = random.Random(seed)
         self.html_base = html_base.rstrip("/")
@@ -155,6 +166,8 @@ class PagerDutyState:
         self.change_events: list[SimChangeEvent] = []
         self._next_number = 1000
         self._seed()
+        if scale:
+            self._seed_scale(scale)
 
     # -- ids -----------------------------------------------------------------------------
 
@@ -262,6 +275,47 @@ class PagerDutyState:
                 urgency="low",
             )
         self._seed_changes()
+
+    def _seed_scale(self, count: int) -> None:
+        """``count`` more services, five to an escalation policy (a schedule of three people,
+        then a manager), and an open incident on every fourth service: an account the size
+        of a large catalog. Ids and keys are derived from the number (see generated_service)."""
+        people = max(8, count // 5)
+        for n in range(1, people + 1):
+            uid = f"PGU{n:04d}"
+            self.users[uid] = SimUser(
+                uid, f"Generated Person {n}", f"gen.person{n}@example.com",
+                _COLORS[n % len(_COLORS)],
+            )
+        user_ids = list(self.users)
+        for p in range((count + 4) // 5):
+            schedule_id, policy_id = f"PGS{p:04d}", f"PGE{p:04d}"
+            rota = [user_ids[(p * 3 + k) % len(user_ids)] for k in range(3)]
+            self.schedules[schedule_id] = SimSchedule(schedule_id, f"Generated Rota {p}", rota)
+            manager = user_ids[(p * 3 + 3) % len(user_ids)]
+            self.policies[policy_id] = SimPolicy(
+                policy_id,
+                f"Generated Escalation {p}",
+                [[("schedule", schedule_id)], [("user", manager)]],
+            )
+        for n in range(1, count + 1):
+            service_id, key = generated_service(n)
+            self.services[service_id] = SimService(
+                service_id,
+                f"Generated Service {n:05d}",
+                "Generated for catalog-scale runs",
+                f"PGE{(n - 1) // 5:04d}",
+                f"PGI{n:05d}",
+                key,
+                "Generated",
+            )
+            if n % 4 == 0:
+                self._seed_open(
+                    service_id,
+                    f"Generated incident on service {n:05d}",
+                    "acknowledged" if n % 3 == 0 else "triggered",
+                    n % 600 + 1,
+                )
 
     def _seed_history(self, service_id: str, titles: list[str]) -> None:
         for _ in range(self.rng.randint(8, 14)):

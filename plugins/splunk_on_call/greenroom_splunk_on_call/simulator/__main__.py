@@ -17,12 +17,17 @@ def main() -> None:
     parser.add_argument("--api-key", default="demo-api-key")
     parser.add_argument("--rest-key", default="demo-rest-key")
     parser.add_argument("--rate-limit", type=int, default=60, help="calls per minute per endpoint")
+    parser.add_argument(
+        "--scale", type=int, default=0, metavar="N",
+        help="add N generated teams (with policies and routing keys) for catalog-scale runs",
+    )
     args = parser.parse_args()
     app = create_app(
         api_id=args.api_id,
         api_key=args.api_key,
         rest_key=args.rest_key,
         rate_limit_per_minute=args.rate_limit,
+        scale=args.scale,
     )
     uvicorn.run(app, host=args.host, port=args.port)
 

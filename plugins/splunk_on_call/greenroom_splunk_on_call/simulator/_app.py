@@ -36,10 +36,13 @@ def create_app(
     rate_limit_per_minute: int = 60,
     oncall_spelling: str = "swagger",
     now: datetime | None = None,
+    scale: int = 0,
 ) -> FastAPI:
     """A Splunk On-Call stand-in. ``oncall_spelling="fixture"`` answers `/v1/oncall/current` with
-    the `oncallNow`/`onCalluser` spelling seen in client fixtures instead of the swagger's."""
-    state = SimulatorState(now=now, rate_limit_per_minute=rate_limit_per_minute)
+    the `oncallNow`/`onCalluser` spelling seen in client fixtures instead of the swagger's.
+    ``scale`` adds that many generated teams (with policies, routing keys, members and an open
+    incident for every fourth), for trying the portal on a large organisation."""
+    state = SimulatorState(now=now, rate_limit_per_minute=rate_limit_per_minute, scale=scale)
     app = FastAPI(title="Splunk On-Call simulator", docs_url=None, redoc_url=None)
     app.state.simulator = state
 
@@ -103,7 +106,7 @@ def create_app(
         with state.lock:
             for team in state.teams:
                 on_call_now = []
-                for policy in (p for p in state.policies if p.team == team.slug):
+                for policy in state.policies_of_team(team.slug):
                     username = state.on_call_now(policy, now)
                     users = [{user_key: {"username": username}}] if username else []
                     on_call_now.append(
@@ -126,7 +129,7 @@ def create_app(
                     "_adminsUrl": f"{PUBLIC}/v1/team/{team.slug}/admins",
                     "name": team.name,
                     "slug": team.slug,
-                    "memberCount": sum(1 for u in state.users if team.name in u.teams),
+                    "memberCount": state.member_count(team.name),
                     "version": 1,
                     "isDefaultTeam": team.is_default,
                 }

@@ -72,10 +72,21 @@ class Fault:
         return path.startswith(self.path)
 
 
+def generated_team_name(n: int) -> str:
+    """The name of the ``n``-th generated team (1-based) of a scaled organisation."""
+    return f"Generated Team {n:05d}"
+
+
+def generated_routing_key(n: int) -> str:
+    return f"gen-routing-{n:05d}"
+
+
 class SimulatorState:
     """Teams, users, policies, routing keys, rotations and incidents of one fake organisation."""
 
-    def __init__(self, *, now: datetime | None = None, rate_limit_per_minute: int = 60) -> None:
+    def __init__(
+        self, *, now: datetime | None = None, rate_limit_per_minute: int = 60, scale: int = 0
+    ) -> None:
         self.lock = threading.RLock()
         self.rate_limit_per_minute = rate_limit_per_minute
         self.faults: list[Fault] = []
@@ -89,25 +100,56 @@ class SimulatorState:
         self.rotation_epoch = (now or datetime.now(UTC)) - timedelta(days=3)
         self.incidents: dict[int, SimIncident] = {}
         self._seed_incidents(now or datetime.now(UTC))
+        if scale:
+            self._seed_scale(scale, now or datetime.now(UTC))
 
-    # -- lookups ---------------------------------------------------------------------------
+    # -- lookups (by dict: a scaled organisation has thousands of each) ----------------------
+
+    def _lookup(self) -> dict[str, dict[str, Any]]:
+        sizes = (len(self.teams), len(self.policies), len(self.users), len(self.routing_keys))
+        if getattr(self, "_lookup_sizes", None) != sizes:
+            self._lookup_sizes = sizes
+            self._lookups: dict[str, dict[str, Any]] = {
+                "team_slug": {}, "team_name": {}, "policy": {}, "user": {}, "key": {},
+                "team_policies": {}, "team_members": {},
+            }
+            found = self._lookups
+            for team in self.teams:
+                found["team_slug"].setdefault(team.slug, team)
+                found["team_name"].setdefault(team.name, team)
+            for policy in self.policies:
+                found["policy"].setdefault(policy.slug, policy)
+                found["team_policies"].setdefault(policy.team, []).append(policy)
+            for user in self.users:
+                found["user"].setdefault(user.username, user)
+                for team_name in user.teams:
+                    found["team_members"][team_name] = found["team_members"].get(team_name, 0) + 1
+            for key in self.routing_keys:
+                found["key"].setdefault(key.routing_key, key)
+        return self._lookups
 
     def team_by_slug(self, slug: str) -> _seed.SeedTeam | None:
-        return next((t for t in self.teams if t.slug == slug), None)
+        return self._lookup()["team_slug"].get(slug)  # type: ignore[no-any-return]
 
     def team_by_name(self, name: str) -> _seed.SeedTeam | None:
-        return next((t for t in self.teams if t.name == name), None)
+        return self._lookup()["team_name"].get(name)  # type: ignore[no-any-return]
 
     def policy(self, slug: str) -> _seed.SeedPolicy | None:
-        return next((p for p in self.policies if p.slug == slug), None)
+        return self._lookup()["policy"].get(slug)  # type: ignore[no-any-return]
+
+    def policies_of_team(self, team_slug: str) -> list[_seed.SeedPolicy]:
+        return self._lookup()["team_policies"].get(team_slug, [])  # type: ignore[no-any-return]
+
+    def member_count(self, team_name: str) -> int:
+        return self._lookup()["team_members"].get(team_name, 0)  # type: ignore[no-any-return]
 
     def user(self, username: str) -> _seed.SeedUser | None:
-        return next((u for u in self.users if u.username == username), None)
+        return self._lookup()["user"].get(username)  # type: ignore[no-any-return]
 
     def routing_key(self, key: str) -> _seed.SeedRoutingKey:
-        found = next((k for k in self.routing_keys if k.routing_key == key), None)
+        found = self._lookup()["key"].get(key)
         if found is not None:
-            return found
+            return found  # type: ignore[no-any-return]
         # Unknown routing keys go to the organisation's default key, as on the real service.
         return next(k for k in self.routing_keys if k.is_default)
 
@@ -139,6 +181,46 @@ class SimulatorState:
 
     def next_number(self) -> int:
         return max(self.incidents, default=0) + 1
+
+    def _seed_scale(self, count: int, now: datetime) -> None:
+        """``count`` more teams, each with a policy, a routing key and two members, and an
+        open incident for every fourth team: an organisation the size of a large catalog."""
+        for n in range(1, count + 1):
+            name = f"Generated Team {n:05d}"
+            slug = f"team-gen{n:05d}x{n * 7919 % 100000:05d}"
+            members = (f"gen.user{n:05d}a", f"gen.user{n:05d}b")
+            self.teams.append(_seed.SeedTeam(name, slug))
+            for username in members:
+                self.users.append(
+                    _seed.SeedUser(
+                        username, "Gen", username.rsplit(".", 1)[-1], f"{username}@example.com",
+                        (name,),
+                    )
+                )
+            policy_slug = f"pol-gen{n:05d}x{n * 104729 % 100000:05d}"
+            self.policies.append(_seed.SeedPolicy(f"{name} On-Call", policy_slug, slug, members))
+            self.routing_keys.append(_seed.SeedRoutingKey(generated_routing_key(n), (policy_slug,)))
+            if n % 4 == 0:
+                number = self.next_number()
+                incident = SimIncident(
+                    number=number,
+                    entity_id=f"{generated_routing_key(n)}/service/{number}",
+                    display_name=f"Generated incident for team {n:05d}",
+                    entity_state="CRITICAL" if n % 8 else "WARNING",
+                    phase="UNACKED" if n % 3 else "ACKED",
+                    start_time=now - timedelta(minutes=n % 600 + 1),
+                    routing_key=generated_routing_key(n),
+                    paged_policies=[policy_slug],
+                    paged_users=[],
+                    monitor_name="Prometheus",
+                    monitor_type="API",
+                    last_alert_time=now - timedelta(minutes=n % 600 + 1),
+                )
+                if incident.phase == "ACKED":
+                    incident.transitions.append(
+                        Transition("ACKED", incident.start_time + timedelta(minutes=1), members[0])
+                    )
+                self.incidents[number] = incident
 
     def open_incident(
         self,
