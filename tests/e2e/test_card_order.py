@@ -18,8 +18,9 @@ from greenroom_pagerduty._demo import DEMO_TOKEN
 from greenroom_pagerduty.simulator import create_app as pagerduty_simulator
 
 
-class HeldOnCall:
-    """The PagerDuty simulator with its on-call answers held until ``release()``."""
+class HeldChanges:
+    """The PagerDuty simulator with its change events held until ``release()``: only the
+    PagerDuty card reads them (coverage checks and the metrics card do not)."""
 
     def __init__(self) -> None:
         self.app = pagerduty_simulator(token=DEMO_TOKEN)
@@ -29,15 +30,15 @@ class HeldOnCall:
         self.released.set()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/oncalls"):
+        if scope["type"] == "http" and scope["path"].endswith("/change_events"):
             while not self.released.is_set():
                 await asyncio.sleep(0.05)
         await self.app(scope, receive, send)
 
 
 @pytest.fixture
-def held_pagerduty() -> Iterator[tuple[str, HeldOnCall]]:
-    held = HeldOnCall()
+def held_pagerduty() -> Iterator[tuple[str, HeldChanges]]:
+    held = HeldChanges()
     server = uvicorn.Server(
         uvicorn.Config(held, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     )
@@ -77,7 +78,7 @@ FOCUSED_CARD = """() => {
 
 
 def test_tab_meets_cards_in_visual_order_when_the_top_card_finishes_last(
-    page: Page, start_portal: Any, held_pagerduty: tuple[str, HeldOnCall]
+    page: Page, start_portal: Any, held_pagerduty: tuple[str, HeldChanges]
 ) -> None:
     url, held = held_pagerduty
     portal = portal_with(start_portal, url)
@@ -113,7 +114,7 @@ def test_tab_meets_cards_in_visual_order_when_the_top_card_finishes_last(
 
 
 def test_without_scripts_css_order_still_shows_the_top_card_first(
-    browser: Browser, start_portal: Any, held_pagerduty: tuple[str, HeldOnCall]
+    browser: Browser, start_portal: Any, held_pagerduty: tuple[str, HeldChanges]
 ) -> None:
     url, held = held_pagerduty
     portal = portal_with(start_portal, url)
