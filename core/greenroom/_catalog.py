@@ -25,7 +25,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from ._entity import Entity
+from ._entity import Entity, owner_key
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -193,7 +193,7 @@ class Catalog:
         """Entities matching every word of ``query`` (in name, title, owner, kind or
         description), of ``kind`` and owned by ``owner`` when given; all case-insensitive."""
         words = query.lower().split()
-        wanted_owner = _owner_key(owner) if owner else None
+        wanted_owner = owner_key(owner) if owner else None
         wanted_kind = kind.lower() if kind else None
         found = []
         for entity, (entity_kind, entity_owner, text) in zip(
@@ -214,7 +214,7 @@ class Catalog:
             self._keys = [
                 (
                     e.kind.lower(),
-                    _owner_key(e.owner or ""),
+                    owner_key(e.owner or ""),
                     " ".join(
                         part or "" for part in (e.name, e.title, e.owner, e.kind, e.description)
                     ).lower(),
@@ -251,13 +251,6 @@ def merge_annotations(entities: Iterable[Entity]) -> list[Entity]:
 
 def _entity_key(namespace: str, kind: str, name: str) -> tuple[str, str, str]:
     return (namespace.lower(), kind.lower(), name.lower())
-
-
-def _owner_key(owner: str) -> str:
-    # Owners are entity refs: `group:default/team-a`, `group:team-a` and `team-a` are the same.
-    ref = owner.strip().lower()
-    ref = ref.split(":", 1)[1] if ":" in ref else ref
-    return ref.removeprefix("default/")
 
 
 def _place(entity: Entity) -> str:

@@ -20,6 +20,10 @@ class ConfigApi(Protocol):
 
     def get(self, key_path: str, default: Any = None) -> Any: ...
 
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret the config holds replaced by ``<redacted>``."""
+        ...
+
 
 class DiscoveryApi(Protocol):
     def get_base_url(self, plugin_id: str) -> str: ...

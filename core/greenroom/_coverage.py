@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._config import validate_section
-from ._entity import Entity
+from ._entity import Entity, owner_key, owner_label
 from ._exceptions import GreenroomError
 from ._provider import Capability, CoverageCheck
 
@@ -98,8 +98,8 @@ class CoverageRule(BaseModel):
             return False
         if not one_of(entity.lifecycle, self.lifecycles):
             return False
-        if self.owners and _owner_key(entity.owner or "") not in {
-            _owner_key(o) for o in self.owners
+        if self.owners and owner_key(entity.owner or "") not in {
+            owner_key(o) for o in self.owners
         }:
             return False
         return all(_has_annotation(entity, selector) for selector in self.annotations)
@@ -151,17 +151,6 @@ def _has_annotation(entity: Entity, selector: str) -> bool:
     return present is not None and str(present).strip() == value.strip()
 
 
-def _owner_label(owner: str) -> str:
-    # Owners are entity refs: `group:default/team-a`, `group:team-a` and `team-a` are the same.
-    ref = owner.strip()
-    ref = ref.split(":", 1)[1] if ":" in ref else ref
-    return ref[len("default/"):] if ref.lower().startswith("default/") else ref
-
-
-def _owner_key(owner: str) -> str:
-    return _owner_label(owner).lower()
-
-
 # --- evaluating it -------------------------------------------------------------------------------
 
 
@@ -184,7 +173,7 @@ class EntityCoverage:
     @property
     def owner(self) -> str:
         """The owner as people say it: ``group:default/team-a`` is shown as ``team-a``."""
-        return _owner_label(self.entity.owner or "") or "unowned"
+        return owner_label(self.entity.owner or "") or "unowned"
 
 
 @dataclass(frozen=True)
@@ -220,7 +209,7 @@ class CoverageReport:
     def filtered(self, *, owner: str = "", state: str = "") -> CoverageReport:
         entries = [
             e for e in self.entries
-            if (not owner or _owner_key(e.owner) == _owner_key(owner))
+            if (not owner or owner_key(e.owner) == owner_key(owner))
             and (not state or e.state == state)
         ]
         return CoverageReport(tuple(entries), self.has_policy)
@@ -338,9 +327,11 @@ async def evaluate(
         for entity in portal.catalog.entities
         if (rules := policy.rules_for(entity))
     ]
-    scrub = getattr(portal.config, "scrub", str)
     entries = await asyncio.gather(
-        *(evaluate_entity(e, r, providers, timeout=timeout, scrub=scrub) for e, r in selected)
+        *(
+            evaluate_entity(e, r, providers, timeout=timeout, scrub=portal.scrub)
+            for e, r in selected
+        )
     )
     return CoverageReport(tuple(entries), has_policy=bool(policy.rules))
 

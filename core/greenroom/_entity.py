@@ -63,3 +63,24 @@ class Entity:
     @property
     def display_name(self) -> str:
         return self.title or self.name
+
+
+def owner_label(owner: str) -> str:
+    """The owner as people say it. Owners are entity refs (Backstage's
+    ``catalog-model/src/entity/ref.ts``): ``group:default/team-a``, ``group:team-a`` and
+    ``team-a`` name the same group, shown as ``team-a``."""
+    ref = owner.strip()
+    ref = ref.split(":", 1)[1] if ":" in ref else ref
+    return ref[len("default/") :] if ref.lower().startswith("default/") else ref
+
+
+def owner_key(owner: str) -> str:
+    """What two owner references compare by: ``owner_label`` lower-cased."""
+    return owner_label(owner).lower()
+
+
+def parse_ref(ref: str) -> tuple[str, str, str] | None:
+    """``kind:namespace/name`` as ``(kind, namespace, name)``, or None when a part is missing."""
+    kind, _, rest = ref.strip().partition(":")
+    namespace, _, name = rest.partition("/")
+    return (kind, namespace, name) if kind and namespace and name else None

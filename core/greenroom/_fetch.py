@@ -7,28 +7,61 @@ Three jobs beyond sending requests:
   through our own server and the secrets never leave this process.
 - **Shared reads.** Concurrent identical GETs make one upstream call (single flight) and a
   successful answer is reused for a TTL (15 s unless told otherwise; 0 turns it off). Fifty
-  engineers opening the same page during an outage cost the vendor's rate limit one call.
+  engineers opening the same page during an outage cost the vendor's rate limit one call. The
+  cache is bounded by entries and bytes: expired entries are swept and the least recently used
+  go first, so a stream of distinct URLs cannot grow it.
 - **Invalidation.** An action calls :meth:`FetchApi.invalidate` with the URL prefix it changed.
 
-The transport is aiohttp's, behind httpx's API: plain httpx's async pool is several times slower
-under concurrency (behaviours.md §10, encode/httpx#3215).
+Plugins get httpx's API (``httpx.Response``, httpx's exceptions). Requests go out through one
+shared ``aiohttp.ClientSession``, used directly: plain httpx's async pool is several times slower
+under concurrency (encode/httpx#3215), and httpx's request objects over an aiohttp transport cost
+more than the request itself on the card and proxy hot paths (measured with py-spy). aiohttp's
+errors are mapped to httpx's here, at the source: a refused connection is ``httpx.ConnectError``,
+a timeout ``httpx.ConnectTimeout`` or ``httpx.ReadTimeout``. Nothing here logs a URL: the path of
+some vendor URLs holds a key (Splunk On-Call's REST endpoint).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+
+if TYPE_CHECKING:
+    import aiohttp
 
 QueryParams = httpx._types.QueryParamTypes | None
 
 DEFAULT_CACHE_TTL = 15.0
 DEFAULT_TIMEOUT = 10.0
+DEFAULT_CACHE_ENTRIES = 2000
+DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
+
+
+class _OriginOnly(logging.Filter):
+    """httpx logs every request's full URL at INFO; keep the origin only (some vendor URLs hold
+    a key in their path or query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, httpx.URL) for arg in record.args
+        ):
+            record.args = tuple(
+                f"{arg.scheme}://{arg.netloc.decode('ascii')}/<path>"
+                if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_OriginOnly())
 
 
 class ProxyResolver(Protocol):
@@ -43,6 +76,12 @@ class _Stored:
     headers: tuple[tuple[str, str], ...]
     content: bytes
     url: str
+
+    @property
+    def size(self) -> int:
+        # What the entry holds, roughly: body, headers, URL and the objects around them.
+        return (len(self.content) + len(self.url) + 200
+                + sum(len(k) + len(v) + 64 for k, v in self.headers))
 
     def to_response(self, request: httpx.Request) -> httpx.Response:
         return httpx.Response(
@@ -60,23 +99,70 @@ class _NoCookies(DefaultCookiePolicy):
         return False
 
 
-def default_transport() -> httpx.AsyncBaseTransport:
-    try:
-        import aiohttp
-        from httpx_aiohttp import AiohttpTransport
-    except ImportError:  # pragma: no cover - the dependency is declared
-        return httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=200))
-    return AiohttpTransport(
-        client=lambda: aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=200),
-            cookie_jar=aiohttp.DummyCookieJar(),
-        ),
+def new_session(limit: int = 200, timeout: float = DEFAULT_TIMEOUT) -> aiohttp.ClientSession:
+    """The shared upstream session: no cookie jar (it serves every user), no proxy from the
+    environment, connect and total timeouts."""
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0)),
         trust_env=False,
     )
 
 
+def default_transport() -> httpx.AsyncBaseTransport:
+    """httpx's API over an aiohttp session, for code that wants an ``httpx.AsyncClient``."""
+    from httpx_aiohttp import AiohttpTransport
+
+    class _Transport(AiohttpTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            try:
+                return await super().handle_async_request(request)
+            except httpx.ConnectTimeout as exc:
+                # httpx-aiohttp reports a refused connection as a timeout.
+                if _refused(exc.__cause__):
+                    raise httpx.ConnectError(str(exc), request=request) from exc.__cause__
+                raise
+
+    return _Transport(client=lambda: new_session(), trust_env=False)
+
+
+def _refused(cause: BaseException | None) -> bool:
+    import aiohttp
+
+    return isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, TimeoutError)
+
+
+def _as_httpx_error(exc: Exception, request: httpx.Request) -> httpx.HTTPError | None:
+    """httpx's error for an aiohttp one, or None when it is not a transport error."""
+    import aiohttp
+
+    text = type(exc).__name__  # aiohttp's messages name the URL; keep them out of ours
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(text, request=request)
+    if isinstance(exc, TimeoutError):  # aiohttp.ServerTimeoutError and total timeouts
+        return httpx.ReadTimeout(text, request=request)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(text, request=request)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return httpx.ReadError(text, request=request)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+        return httpx.RemoteProtocolError(text, request=request)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx.UnsupportedProtocol(text, request=request)
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return httpx.NetworkError(text, request=request)
+    return None
+
+
 class FetchApi:
-    """The shared client. Plugins call :meth:`get`/:meth:`post`/... as they would on httpx."""
+    """The shared client. Plugins call :meth:`get`/:meth:`post`/... as they would on httpx.
+
+    ``transport`` (an httpx transport, e.g. ``httpx.MockTransport`` in tests) sends through httpx
+    instead of the shared aiohttp session.
+    """
 
     def __init__(
         self,
@@ -85,22 +171,50 @@ class FetchApi:
         proxy: ProxyResolver | None = None,
         cache_ttl: float = DEFAULT_CACHE_TTL,
         timeout: float = DEFAULT_TIMEOUT,
+        cache_entries: int = DEFAULT_CACHE_ENTRIES,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
-        self.client = httpx.AsyncClient(
-            transport=transport or default_transport(),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            follow_redirects=False,
-        )
-        self.client.cookies.jar.set_policy(_NoCookies())
         self.proxy = proxy
         self.cache_ttl = cache_ttl
-        self._cache: dict[str, tuple[float, _Stored]] = {}
+        self.timeout = timeout
+        self.cache_entries = cache_entries
+        self.cache_bytes = cache_bytes
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._httpx_timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        # key -> (expires at, stored); order is recency of use (last is newest).
+        self._cache: OrderedDict[str, tuple[float, _Stored]] = OrderedDict()
+        self._cache_size = 0
+        self._earliest_expiry = float("inf")
         self._inflight: dict[str, asyncio.Future[_Stored]] = {}
         #: Upstream requests actually sent (benchmarks and tests read it).
         self.upstream_calls = 0
 
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` (over ``transport``, or aiohttp), made on first use."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=self._transport or default_transport(),
+                timeout=self._httpx_timeout,
+                follow_redirects=False,
+            )
+            self._client.cookies.jar.set_policy(_NoCookies())
+        return self._client
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The shared aiohttp session (made on first use, inside the running event loop)."""
+        if self._session is None or self._session.closed:
+            self._session = new_session(timeout=self.timeout)
+        return self._session
+
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def request(
         self,
@@ -115,14 +229,16 @@ class FetchApi:
         cache_ttl: float | None = None,
     ) -> httpx.Response:
         """Send a request. GETs are shared and cached unless ``cache_ttl`` is 0."""
-        request = self.client.build_request(
+        request = httpx.Request(
             method,
             url,
             params=params,
-            headers=dict(headers or {}),
+            headers=headers,
             json=json,
             content=content,
-            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            extensions={"timeout": (
+                self._httpx_timeout if timeout is None else httpx.Timeout(timeout)
+            ).as_dict()},
         )
         ttl = self.cache_ttl if cache_ttl is None else cache_ttl
         if request.method != "GET" or ttl <= 0:
@@ -130,14 +246,23 @@ class FetchApi:
         key = self._key(request)
         now = time.monotonic()
         cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1].to_response(request)
+        if cached is not None:
+            if cached[0] > now:
+                self._cache.move_to_end(key)
+                return cached[1].to_response(request)
+            self._forget(key)
         pending = self._inflight.get(key)
-        if pending is not None:
-            stored = await asyncio.shield(pending)
-            return stored.to_response(request)
-        future: asyncio.Future[_Stored] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        if pending is None:
+            # The shared read runs in a task of its own: one waiter's cancellation (a closed
+            # page, a card's deadline) must not reach the others, the first caller included.
+            pending = asyncio.ensure_future(self._shared_read(key, request, ttl))
+            # Retrieved even when every waiter has gone: no "exception never retrieved" noise.
+            pending.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._inflight[key] = pending
+        stored = await asyncio.shield(pending)
+        return stored.to_response(request)
+
+    async def _shared_read(self, key: str, request: httpx.Request, ttl: float) -> _Stored:
         # Remember the URL the plugin asked for: the proxy rewrites request.url to the upstream,
         # and invalidate() is called with the plugin's own (proxy) URLs.
         requested_url = str(request.url)
@@ -150,15 +275,38 @@ class FetchApi:
                 requested_url,
             )
             if 200 <= response.status_code < 300:
-                self._cache[key] = (time.monotonic() + ttl, stored)
-            future.set_result(stored)
-            return response
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
+                self._store(key, stored, time.monotonic() + ttl)
+            return stored
         finally:
             self._inflight.pop(key, None)
+
+    def _store(self, key: str, stored: _Stored, expires: float) -> None:
+        size = stored.size
+        if size > self.cache_bytes or self.cache_entries <= 0:
+            return
+        self._forget(key)
+        self._cache[key] = (expires, stored)
+        self._cache_size += size
+        now = time.monotonic()
+        if now >= self._earliest_expiry:
+            # Entries nobody asks for again are dropped here, not left to the LRU bound.
+            for old in [k for k, (at, _) in self._cache.items() if at <= now]:
+                self._forget(old)
+            self._earliest_expiry = min((at for at, _ in self._cache.values()), default=expires)
+        self._earliest_expiry = min(self._earliest_expiry, expires)
+        while len(self._cache) > self.cache_entries or self._cache_size > self.cache_bytes:
+            self._forget(next(iter(self._cache)))
+
+    def _forget(self, key: str) -> None:
+        entry = self._cache.pop(key, None)
+        if entry is not None:
+            self._cache_size -= entry[1].size
+
+    @property
+    def cache_stats(self) -> dict[str, int]:
+        """Entries and bytes held now, and the bounds."""
+        return {"entries": len(self._cache), "bytes": self._cache_size,
+                "max_entries": self.cache_entries, "max_bytes": self.cache_bytes}
 
     async def get(self, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", url, **kwargs)
@@ -180,11 +328,12 @@ class FetchApi:
         prefix = str(url_prefix)
         stale = [k for k, (_, stored) in self._cache.items() if stored.url.startswith(prefix)]
         for key in stale:
-            del self._cache[key]
+            self._forget(key)
         return len(stale)
 
     def clear(self) -> None:
         self._cache.clear()
+        self._cache_size = 0
 
     @staticmethod
     def _key(request: httpx.Request) -> str:
@@ -203,6 +352,44 @@ class FetchApi:
                 for name, value in added.items():
                     request.headers[name] = value
         self.upstream_calls += 1
-        response = await self.client.send(request)
-        await response.aread()
-        return response
+        if self._transport is not None:
+            response = await self.client.send(request)
+            await response.aread()
+            return response
+        return await self._send_aiohttp(request)
+
+    async def _send_aiohttp(self, request: httpx.Request) -> httpx.Response:
+        import aiohttp
+
+        timeout = request.extensions.get("timeout", {})
+        try:
+            # The URL as a string: aiohttp re-quotes it as httpx-aiohttp did (`%40` in a query
+            # goes out as `@`); proxy paths were checked raw before this point.
+            async with self.session.request(
+                request.method,
+                str(request.url),
+                headers=list(request.headers.multi_items()),
+                data=request.content or None,
+                allow_redirects=False,
+                # httpx's meaning: connect, each read, and waiting for a pooled connection.
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                    connect=timeout.get("pool"),
+                ),
+            ) as answer:
+                body = await answer.read()
+        except Exception as exc:
+            mapped = _as_httpx_error(exc, request)
+            if mapped is None:
+                raise
+            raise mapped from None
+        # The body is already decoded: drop the headers that describe the encoded one.
+        headers = [
+            (name, value)
+            for name, value in answer.raw_headers
+            if name.lower() not in (b"content-encoding", b"content-length",
+                                    b"transfer-encoding")
+        ]
+        return httpx.Response(answer.status, headers=headers, content=body, request=request)

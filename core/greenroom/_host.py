@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from . import hookspecs
-from ._api import ApiFactory, ApiHolder, ApiRef, ApiRegistry, Scope
+from ._api import ApiFactory, ApiHolder, ApiRef, ApiRegistry, Scope, require_api
 from ._core_apis import config_api_ref
 from ._exceptions import (
     DuplicateApiFactoryError,
@@ -211,9 +211,7 @@ class PluginHost:
     def register_apis(self, registry: ApiRegistry) -> None:
         """Register each enabled plugin's factories at the default scope."""
         # core.config is registered (static scope) before any plugin factory.
-        scrub = getattr(registry.get(config_api_ref), "scrub", None)
-        if callable(scrub):
-            self.use_scrubber(scrub)
+        self.use_scrubber(require_api(registry, config_api_ref).scrub)
         for plugin_id, factories in self._each("greenroom_api_factories"):
             try:
                 for factory in factories:

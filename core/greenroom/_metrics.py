@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from ._api import create_api_ref
+from ._availability import provider_is_available
 from ._core_apis import config_api_ref
 from ._entity import Entity
 from ._plugin import Card, CardContext, create_plugin
@@ -188,20 +189,15 @@ def _providers(ctx_or_apis: object) -> list[IncidentProvider]:
 
 
 def _make_available(holder: list[object]) -> object:
-    def is_available(entity: Entity) -> bool:
+    async def is_available(entity: Entity) -> bool:
         apis = holder[0] if holder else None
         if apis is None:
             return False
-        return any(_safe_available(p, entity) for p in _providers(apis))
+        return any(
+            [await provider_is_available(p, entity) for p in _providers(apis)]
+        )
 
     return is_available
-
-
-def _safe_available(provider: IncidentProvider, entity: Entity) -> bool:
-    try:
-        return bool(provider.is_available(entity))
-    except Exception:  # noqa: BLE001 - a predicate that raises counts as false
-        return False
 
 
 @dataclass(frozen=True)
@@ -212,21 +208,33 @@ class _Source:
     no_history: bool = False
 
 
+def history_since(now: datetime) -> datetime:
+    """Where the card's history request starts: the window's start rounded down to the hour.
+
+    A per-second ``since`` would make every view a new upstream URL (a cache entry and a vendor
+    call each second); the hour-aligned one stays the same for an hour, so shared reads reuse it
+    within their TTL. :func:`response_metrics` still cuts the window at ``now`` exactly.
+    """
+    return (_aware(now) - WINDOW).replace(minute=0, second=0, microsecond=0)
+
+
 async def render_metrics_card(ctx: CardContext) -> str:
     now = datetime.now(UTC)
     entity = ctx.entity
-    covering = [p for p in _providers(ctx) if _safe_available(p, entity)]
+    covering = [p for p in _providers(ctx) if await provider_is_available(p, entity)]
     with_history = [p for p in covering if Capability.HISTORY in p.capabilities]
+    since = history_since(now)
     results = await asyncio.gather(
         *(
-            p.list_incidents(entity, statuses=[IncidentStatus.RESOLVED], since=now - WINDOW)
+            p.list_incidents(entity, statuses=[IncidentStatus.RESOLVED], since=since)
             for p in with_history
         ),
         return_exceptions=True,
     )
     incidents: list[Incident] = []
     sources = []
-    scrub = getattr(ctx.apis.get(config_api_ref), "scrub", str)
+    config = ctx.apis.get(config_api_ref)
+    scrub = config.scrub if config is not None else str
     for provider, result in zip(with_history, results, strict=True):
         if isinstance(result, BaseException):
             message = scrub(str(result)) or type(result).__name__

@@ -30,7 +30,7 @@ from ._core_apis import (
 )
 from ._entity import Entity
 from ._exceptions import ConfigError, GreenroomError
-from ._fetch import FetchApi
+from ._fetch import DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ENTRIES, FetchApi
 from ._host import Contributions, PluginHost, PluginRecord
 from ._identity import Identity, SignInBackend, guest_identity, sign_in_backends
 from ._plugin import Card
@@ -98,6 +98,11 @@ class Portal:
             if provider is not None:
                 handles.append(ProviderHandle(plugin_id, provider))
         return handles
+
+    def scrub(self, text: str) -> str:
+        """``text`` without any secret the config holds: the one scrubber for pages, JSON,
+        logs and errors."""
+        return self.config.scrub(text)
 
     def cards_for(self, entity: Entity) -> list[Card]:
         live = set(self.host.enabled_ids())
@@ -187,6 +192,8 @@ def build_portal(
         proxy=proxy,
         cache_ttl=float(config.get("fetch.cacheTtlSeconds", 15)),
         timeout=float(config.get("fetch.timeoutSeconds", 10)),
+        cache_entries=int(config.get("fetch.cacheMaxEntries", DEFAULT_CACHE_ENTRIES)),
+        cache_bytes=int(config.get("fetch.cacheMaxBytes", DEFAULT_CACHE_BYTES)),
     )
     guest = guest_identity(config)
     sign_in = sign_in_backends(config)

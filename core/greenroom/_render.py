@@ -86,3 +86,9 @@ def card_template_renderer(package: str | None) -> Callable[..., Markup]:
         return Markup(env.get_template(name).render(**variables))
 
     return render
+
+
+def render_partial(name: str, /, **variables: Any) -> Markup:
+    """A core fragment, ``greenroom/partials/<name>``, outside any request (cards, streams)."""
+    template = plugin_environment(None).get_template(f"greenroom/partials/{name}")
+    return Markup(template.render(**variables))

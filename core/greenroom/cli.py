@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--demo", action="store_true", help="add the demo to the given config")
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="processes to serve with (each caches upstream reads on its own; not the demo)",
+    )
 
     plugins = sub.add_parser("plugins", help="list installed plugins and their state")
     _add_config(plugins)
@@ -142,8 +146,20 @@ def _serve(args: argparse.Namespace) -> int:
                 "plugin %s failed and is not running: %s", record.id, record.error
             )
     mode = "demo" if portal.demo else ", ".join(paths)
+    if args.workers > 1:
+        from .web._workers import DEMO_REFUSAL, serve_workers
+
+        if portal.demo:
+            print(f"greenroom: --workers {args.workers}: {DEMO_REFUSAL}", file=sys.stderr)
+            return 2
+        print(f"Greenroom ({mode}, {args.workers} workers) on http://{internal_host}:{args.port}",
+              flush=True)
+        return serve_workers(paths, host=args.host, port=args.port, workers=args.workers,
+                             base_url=f"http://{internal_host}:{args.port}")
     print(f"Greenroom ({mode}) on http://{internal_host}:{args.port}", flush=True)
-    uvicorn.run(create_app(portal), host=args.host, port=args.port, log_level="warning")
+    # Greenroom's own access log (greenroom.access) replaces uvicorn's.
+    uvicorn.run(create_app(portal), host=args.host, port=args.port, log_level="warning",
+                access_log=False)
     return 0
 
 

@@ -133,3 +133,59 @@ def test_plugins_reflects_disabling_in_config(tmp_path: Path) -> None:
     states = {record["id"]: record["state"] for record in json.loads(result.stdout)}
     assert states["pagerduty"] == "disabled"
     assert states["splunk-on-call"] != "disabled"
+
+
+# --- serve --workers ----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_demo_refuses_more_than_one_worker(tmp_path: Path) -> None:
+    result = greenroom("serve", "--workers", "2", "--port", str(_free_port()), env={},
+                       cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--workers 2" in result.stderr and "simulators" in result.stderr
+    assert "--config app-config.yaml --workers N" in result.stderr
+
+
+def test_serve_with_workers_runs_that_many_processes(config_file: Path) -> None:
+    import time
+
+    import httpx
+    import psutil
+
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GREENROOM_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "greenroom.cli", "serve", "--config", str(config_file),
+         "--workers", "2", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.communicate()[0]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.2)
+        workers = [
+            child for child in psutil.Process(process.pid).children()
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
+        assert len(workers) == 2
+        answer = httpx.get(f"http://127.0.0.1:{port}/api/proxy/pagerduty/x", timeout=10)
+        assert answer.status_code == 401  # each worker has the configured proxy routes
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert "2 workers" in output

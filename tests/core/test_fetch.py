@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import logging
+import socket
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -160,3 +163,114 @@ async def test_invalidate_matches_the_url_the_plugin_asked_for_not_the_upstream(
     assert fetch.invalidate("http://portal.local/api/proxy/pd/incidents") == 1
     await fetch.get("http://portal.local/api/proxy/pd/incidents?service=a")
     assert len(upstream.calls) == 2
+
+
+# --- bounds of the shared read cache ------------------------------------------------------------
+
+
+async def test_the_cache_keeps_at_most_its_entries_dropping_the_least_recently_used() -> None:
+    upstream = CountingUpstream(pause=0)
+    fetch = fetch_for(upstream, cache_entries=3)
+    for name in ("a", "b", "c", "a", "d"):  # `a` is used again, so `b` is the oldest
+        await fetch.get(f"https://vendor.test/{name}")
+    assert len(upstream.calls) == 4
+    assert fetch.cache_stats["entries"] == 3
+    await fetch.get("https://vendor.test/a")
+    assert len(upstream.calls) == 4  # still shared
+    await fetch.get("https://vendor.test/b")
+    assert len(upstream.calls) == 5  # dropped, read again
+
+
+async def test_the_cache_keeps_at_most_its_bytes() -> None:
+    upstream = CountingUpstream(pause=0)
+    fetch = fetch_for(upstream, cache_bytes=2000)
+    for index in range(50):
+        await fetch.get(f"https://vendor.test/item/{index}")
+    stats = fetch.cache_stats
+    assert 0 < stats["bytes"] <= 2000
+    assert stats["entries"] < 50
+
+
+async def test_expired_entries_are_swept_even_when_never_read_again() -> None:
+    upstream = CountingUpstream(pause=0)
+    fetch = fetch_for(upstream, cache_ttl=0.05)
+    for index in range(20):
+        await fetch.get(f"https://vendor.test/once/{index}")
+    await asyncio.sleep(0.1)
+    await fetch.get("https://vendor.test/fresh")
+    assert fetch.cache_stats["entries"] == 1
+
+
+# --- errors and cancellation --------------------------------------------------------------------
+
+
+async def test_a_refused_connection_is_a_connect_error_not_a_timeout() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: connections are refused
+        fetch = FetchApi()
+        try:
+            with pytest.raises(httpx.ConnectError) as caught:
+                await fetch.get(f"http://127.0.0.1:{port}/x")
+        finally:
+            await fetch.aclose()
+    assert not isinstance(caught.value, httpx.TimeoutException)
+
+
+async def test_one_waiters_cancellation_does_not_reach_the_others() -> None:
+    upstream = CountingUpstream(pause=0.2)
+    fetch = fetch_for(upstream)
+    first = asyncio.ensure_future(fetch.get("https://vendor.test/shared"))
+    second = asyncio.ensure_future(fetch.get("https://vendor.test/shared"))
+    while not upstream.calls:
+        await asyncio.sleep(0.01)
+    first.cancel()  # the caller that started the shared read goes away (a closed page)
+    response = await second
+    assert response.status_code == 200 and response.json()["path"] == "/shared"
+    assert first.cancelled()
+    assert len(upstream.calls) == 1
+
+
+# --- logs ---------------------------------------------------------------------------------------
+
+KEY_IN_PATH = "0a1b2c3d-route-key-in-the-path"
+
+
+@asynccontextmanager
+async def fixed_answer_server() -> AsyncIterator[str]:
+    """A loopback HTTP server that answers every request with a small JSON body."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                     b"content-length: 2\r\nconnection: close\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_no_log_level_shows_a_request_url_path(
+    transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Splunk On-Call's REST endpoint holds its key in the path.
+    caplog.set_level(logging.DEBUG)
+    async with fixed_answer_server() as base:
+        fetch = FetchApi(transport=httpx.AsyncHTTPTransport() if transport == "httpx" else None)
+        try:
+            url = f"{base}/integrations/generic/20131114/alert/{KEY_IN_PATH}/team"
+            response = await fetch.post(url, json={"message_type": "INFO"})
+            assert response.status_code == 200
+            await fetch.get(f"{base}/x", params={"api_key": KEY_IN_PATH})
+        finally:
+            await fetch.aclose()
+    if transport == "httpx":  # httpx logs each request: its origin, not its path
+        assert f"HTTP Request: POST {base}/" in caplog.text
+    assert KEY_IN_PATH not in caplog.text

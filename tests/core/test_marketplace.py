@@ -3,6 +3,7 @@ and the /plugins page and /api/marketplace JSON (with a stand-in portal)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -638,3 +639,14 @@ def test_module_and_greenroom_command_run_lint(tmp_path: Path) -> None:
 
     assert greenroom_main(["marketplace", "lint", str(REPO / "marketplace")]) == 0
     assert greenroom_main(["marketplace", "lint", str(BROKEN)]) == 1
+
+
+def test_json_refuses_an_unknown_category_and_names_the_known_ones(client: TestClient) -> None:
+    refused = client.get("/api/marketplace?category=false")
+    assert refused.status_code == 422
+    assert "Core Feature" in refused.text
+    assert client.get("/api/marketplace?category=Monitoring").status_code == 200
+    schema = client.get("/openapi.json").json()
+    [category] = [p for p in schema["paths"]["/api/marketplace"]["get"]["parameters"]
+                  if p["name"] == "category"]
+    assert "Core Feature" in json.dumps(category["schema"])

@@ -22,7 +22,9 @@ from greenroom import (
     create_plugin,
 )
 from greenroom._metrics import (
+    WINDOW,
     format_duration,
+    history_since,
     incident_providers_api_ref,
     percentile,
     plugin,
@@ -199,6 +201,22 @@ async def test_card_keeps_the_others_when_one_provider_fails() -> None:
         (incident_providers_api_ref, Providers(hist, down))))
     assert "Down Pager: could not read incident history. Rate limited by Down Pager" in html
     assert html.count('<rect class="metrics-bar"') == 6
+
+
+async def test_card_asks_for_history_from_a_start_that_holds_for_the_hour() -> None:
+    # A per-second `since` made each view a new upstream URL: a cache entry and a vendor call
+    # every second of viewing.
+    hist = HistoryProvider("hist", "Hist Pager", recent(HISTORY))
+    for _ in range(2):
+        await render_card(CARD, SERVICE, apis=api_holder(
+            (incident_providers_api_ref, Providers(hist))))
+    [(_, first), (_, second)] = hist.asked
+    assert first is not None and second is not None
+    assert (first.minute, first.second, first.microsecond) == (0, 0, 0)
+    start = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+    assert {history_since(start + timedelta(seconds=s)) for s in range(0, 3600, 7)} == {
+        start - WINDOW
+    }
 
 
 async def test_card_without_resolved_incidents() -> None:

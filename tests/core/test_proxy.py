@@ -26,8 +26,14 @@ from fastapi import FastAPI
 
 from greenroom import ConfigError, FetchApi, Identity
 from greenroom._exceptions import ProxyError
-from greenroom._fetch import default_transport
-from greenroom._proxy import ProxyRoutes, create_proxy_router, parse_proxy_config
+from greenroom._fetch import default_transport, new_session
+from greenroom._proxy import (
+    ProxyDispatch,
+    ProxyHandler,
+    ProxyRoutes,
+    create_proxy_router,
+    parse_proxy_config,
+)
 
 PD_TOKEN = "Token token=pd-secret-1234567890"
 API_KEY = "vo-secret-key-abcdef"
@@ -39,10 +45,10 @@ FORWARD_TOKEN = "Bearer caller-own-token"
 class _Serving:
     """An ASGI app served by uvicorn on 127.0.0.1 with a free port, in a background thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, http: str = "auto") -> None:
         config = uvicorn.Config(
             app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-            timeout_graceful_shutdown=1,
+            timeout_graceful_shutdown=1, http=http,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -165,9 +171,10 @@ def _identity(request: Any) -> Identity:
     return Identity(user, authenticated=True) if user else Identity("guest")
 
 
-@pytest.fixture(scope="module", params=["httpx", "fetch-transport"])
+@pytest.fixture(scope="module", params=["httpx", "fetch-transport", "aiohttp", "dispatch"])
 def world(request: pytest.FixtureRequest) -> Iterator[ProxyWorld]:
-    """The same world over plain httpx and over the transport `core.fetch` uses (aiohttp)."""
+    """The same world over plain httpx, over httpx's API on aiohttp, over aiohttp directly, and
+    through the dispatcher the portal installs (the proxy's hot path, no routing)."""
     echo, other = Recorder(), Recorder()
     with _Serving(_echo_app(echo)) as echo_server, _Serving(_echo_app(other)) as other_server:
         endpoints = parse_proxy_config(
@@ -198,22 +205,31 @@ def world(request: pytest.FixtureRequest) -> Iterator[ProxyWorld]:
                 }
             }
         )
-        holder: dict[str, httpx.AsyncClient] = {}
+        holder: dict[str, Any] = {}
 
-        def client() -> httpx.AsyncClient:
+        def client() -> Any:
             # Built lazily inside uvicorn's event loop, as the portal does.
             if "client" not in holder:
-                transport = default_transport() if request.param == "fetch-transport" else None
-                holder["client"] = httpx.AsyncClient(
-                    transport=transport, timeout=httpx.Timeout(0.5)
-                )
+                if request.param in ("aiohttp", "dispatch"):
+                    holder["client"] = new_session(timeout=0.5)
+                else:
+                    transport = default_transport() if request.param == "fetch-transport" else None
+                    holder["client"] = httpx.AsyncClient(
+                        transport=transport, timeout=httpx.Timeout(0.5)
+                    )
             return holder["client"]
 
         routes = ProxyRoutes(endpoints, "http://127.0.0.1:7007/api/proxy")
         app = FastAPI()
-        app.include_router(
-            create_proxy_router(routes, client=client, identity=_identity), prefix="/api/proxy"
-        )
+        if request.param == "dispatch":
+            handler = ProxyHandler(routes, client=client, identity=_identity)
+            app.add_middleware(ProxyDispatch, handler=handler)
+            app.include_router(create_proxy_router(routes, handler=handler), prefix="/api/proxy")
+        else:
+            app.include_router(
+                create_proxy_router(routes, client=client, identity=_identity),
+                prefix="/api/proxy",
+            )
         with _Serving(app) as proxy:
             yield ProxyWorld(
                 proxy, echo, other, echo_server.url, other_server.url, routes
@@ -716,3 +732,123 @@ async def test_router_works_where_it_is_mounted_whatever_the_base_url(world: Pro
     assert ok.status_code == 200 and ok.json()["raw_path"] == "/base/v1/x"
     assert escape.status_code == 400
     assert [hit["raw_path"] for hit in world.echo.hits] == ["/base/v1/x"]
+
+
+# --- request framing (desync) -------------------------------------------------------------------
+
+
+def _raw_exchange(port: int, request: bytes) -> bytes:
+    """Send bytes as they are and read until the server closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+                if b"\r\n\r\n" in received and received.startswith(b"HTTP/1.1 4"):
+                    break
+        except TimeoutError:
+            pass
+    return received
+
+
+@pytest.fixture(params=["router", "dispatch"])
+def h11_proxy(world: ProxyWorld, request: pytest.FixtureRequest) -> Iterator[_Serving]:
+    """The proxy served by uvicorn's h11 protocol, which (unlike httptools) accepts a request
+    with both Content-Length and Transfer-Encoding and leaves the choice to the application."""
+    app = FastAPI()
+    if request.param == "dispatch":
+        handler = ProxyHandler(world.routes, client=lambda: new_session(timeout=2),
+                               identity=_identity)
+        app.add_middleware(ProxyDispatch, handler=handler)
+    else:
+        upstream = httpx.AsyncClient(timeout=2)
+        app.include_router(
+            create_proxy_router(world.routes, client=lambda: upstream, identity=_identity),
+            prefix="/api/proxy",
+        )
+    world.echo.hits.clear()
+    with _Serving(app, http="h11") as proxy:
+        yield proxy
+
+
+def test_content_length_with_transfer_encoding_is_refused_and_reaches_no_upstream(
+    world: ProxyWorld, h11_proxy: _Serving
+) -> None:
+    # Read as chunked (an empty body) but forwarded with its Content-Length, the request would
+    # make a keep-alive upstream take the next bytes on the connection, another user's request,
+    # as this one's body.
+    request = (
+        b"POST /api/proxy/echo/v1/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Test-User: alice\r\n"
+        b"Content-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
+    answer = _raw_exchange(h11_proxy.port, request)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"Content-Length or Transfer-Encoding" in answer
+    assert world.echo.hits == []
+
+
+def test_the_request_body_length_sent_upstream_is_the_one_received(fresh: ProxyWorld) -> None:
+    payload = b'{"summary": "db down"}'
+    request = (
+        b"POST /api/proxy/echo/v1/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Test-User: alice\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+        b"\r\n" + f"{len(payload):x}".encode() + b"\r\n" + payload + b"\r\n0\r\n\r\n"
+    )
+    answer = _raw_exchange(fresh.proxy.port, request)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    [hit] = fresh.echo.hits
+    assert hit["body"] == payload.decode()
+    sent = hit["headers"]
+    assert "content-length" not in sent or sent["content-length"] == str(len(payload))
+    assert not ("content-length" in sent and "transfer-encoding" in sent)
+
+
+# --- path parameters and dots in other spellings ------------------------------------------------
+
+PATH_TRICKS = [
+    "/api/proxy/echo/..;/private",
+    "/api/proxy/echo/..%3b/private",
+    "/api/proxy/echo/..%3B/private",
+    "/api/proxy/echo/v1;jsessionid=x/..;/private",
+    "/api/proxy/echo/%c0%ae%c0%ae/private",
+    "/api/proxy/echo/%e0%80%ae%e0%80%ae/private",
+    "/api/proxy/echo/%ef%bc%8e%ef%bc%8e/private",
+    "/api/proxy/echo/%e2%80%a5/private",
+    "/api/proxy/echo/%u002e%u002e/private",
+    "/api/proxy/echo/..%20/private",
+    "/api/proxy/echo/.../private",
+]
+
+
+@pytest.mark.parametrize("raw_path", PATH_TRICKS)
+def test_path_parameters_and_other_dot_spellings_are_refused(
+    fresh: ProxyWorld, raw_path: str
+) -> None:
+    status, _, body = fresh.send("GET", raw_path, headers=SIGNED_IN)
+    assert status == 400, (raw_path, status, body)
+    assert json.loads(body)["error"]["name"] == "InputError"
+    assert fresh.echo.hits == []
+
+
+def test_dots_inside_a_name_still_pass(fresh: ProxyWorld) -> None:
+    status, _, body = fresh.send("GET", "/api/proxy/echo/v1/file.tar.gz/..hidden",
+                                 headers=SIGNED_IN)
+    assert status == 200
+    assert json.loads(body)["raw_path"] == "/base/v1/file.tar.gz/..hidden"
+
+
+# --- the OpenAPI document -----------------------------------------------------------------------
+
+
+def test_openapi_lists_the_proxys_real_answers(fresh: ProxyWorld) -> None:
+    status, _, body = fresh.send("GET", "/openapi.json")
+    assert status == 200
+    operations = json.loads(body)["paths"]["/api/proxy/{path}"]
+    assert set(operations) == {"get", "head", "post", "put", "patch", "delete", "options"}
+    for operation in operations.values():
+        responses = operation["responses"]
+        assert {"default", "400", "401", "403", "404", "405", "502", "504"} <= set(responses)
+        assert "422" not in responses  # the proxy never validates a body
+        error = responses["502"]["content"]["application/json"]["schema"]
+        assert error == {"$ref": "#/components/schemas/ProxyErrorBody"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,15 +18,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._data import app_secret
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
-from .._proxy import create_proxy_router
+from .._proxy import ProxyDispatch, ProxyHandler, create_proxy_router
 from .._render import configure
 from . import _api_routes, _pages
+from ._access_log import AccessLogMiddleware
+from ._context import path_for
 from ._session import Sessions
 from ._sign_in import SignInMiddleware, identity_of
 
 log = logging.getLogger("greenroom.web")
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# FastAPI's native OpenTelemetry asks the global providers on every request (7% of a proxied
+# request under py-spy); the portal configures no OpenTelemetry, so it is off where it exists.
+_NO_NATIVE_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 
 
 def _templates() -> Jinja2Templates:
@@ -33,6 +43,7 @@ def _templates() -> Jinja2Templates:
         loader=jinja2.PrefixLoader({"greenroom": jinja2.PackageLoader("greenroom", "templates")}),
         autoescape=True,
     )
+    env.globals["path_for"] = path_for
     return Jinja2Templates(env=configure(env))
 
 
@@ -55,9 +66,14 @@ def create_app(portal: Portal) -> FastAPI:
         # /docs and /redoc come from web/_docs.py, with their assets served locally.
         docs_url=None,
         redoc_url=None,
+        **_NO_NATIVE_TELEMETRY,
     )
     app.state.portal = portal
     app.state.templates = _templates()
+    # The proxy route skips routing on its hot path: its dispatcher is the innermost middleware,
+    # so sign-in, the access log and security headers still wrap it.
+    proxy = ProxyHandler(portal.proxy, client=lambda: portal.fetch.session, identity=identity_of)
+    app.add_middleware(ProxyDispatch, handler=proxy)
     # Starlette runs the last middleware added first: the session is read before sign-in runs.
     app.add_middleware(SignInMiddleware, backends=portal.sign_in, guest=portal.guest)
     Sessions(
@@ -65,14 +81,7 @@ def create_app(portal: Portal) -> FastAPI:
     ).install(app)
 
     app.include_router(_api_routes.router)
-    app.include_router(
-        create_proxy_router(
-            portal.proxy,
-            client=lambda: portal.fetch.client,
-            identity=identity_of,
-        ),
-        prefix="/api/proxy",
-    )
+    app.include_router(create_proxy_router(portal.proxy, handler=proxy), prefix="/api/proxy")
     _include_optional_routers(app)
     for plugin_id, router in portal.contributions.routes.items():
         app.include_router(router, prefix=f"/api/{plugin_id}", tags=[plugin_id])
@@ -90,6 +99,7 @@ def create_app(portal: Portal) -> FastAPI:
             return _pages.render_message(request, heading, str(exc.detail), exc.status_code)
         return await http_exception_handler(request, exc)
 
+    app.add_middleware(AccessLogMiddleware)  # outermost: it times and logs everything
     return app
 
 

@@ -11,14 +11,14 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from .._api import maybe_await
+from .._availability import is_available as available
 from .._entity import Entity
 from .._exceptions import ProviderError
 from .._identity import Identity
 from .._plugin import Card, CardContext
-from .._render import card_template_renderer
+from .._render import card_template_renderer, render_partial
 
 if TYPE_CHECKING:
     from .._portal import Portal
@@ -62,27 +62,17 @@ def card_context(portal: Portal, card: Card, entity: Entity, viewer: ViewerConte
 
 
 def error_box(plugin_id: str, title: str, message: str) -> Markup:
-    return Markup(
-        '<section class="card card-error" role="alert" aria-label="{title}">'
-        '<header class="card-header"><h2 class="card-title">{title}</h2></header>'
-        '<div class="card-body"><div class="alert alert-error">'
-        "<strong>Error in {plugin}</strong><p>{message}</p></div></div></section>"
-    ).format(title=title, plugin=plugin_id, message=message)
-
-
-def _scrub(portal: Portal, text: str) -> str:
-    scrub = getattr(portal.config, "scrub", None)
-    return scrub(text) if callable(scrub) else text
+    return render_partial("card_error.html", plugin_id=plugin_id, title=title, message=message)
 
 
 async def is_available(portal: Portal, card: Card, entity: Entity) -> bool:
-    """A predicate that raises counts as false, and marks its plugin failed."""
-    try:
-        return bool(await maybe_await(card.is_available(entity)))
-    except Exception as exc:  # noqa: BLE001
-        log.error("predicate of card %s raised: %s", card.id, _scrub(portal, str(exc)))
+    """Whether the card shows for ``entity``; a predicate that raises fails its plugin."""
+
+    def failed(exc: BaseException) -> None:
+        log.error("predicate of card %s raised: %s", card.id, portal.scrub(str(exc)))
         portal.host.mark_failed(card.plugin_id, f"predicate of card {card.id}", exc)
-        return False
+
+    return await available(card.is_available, entity, on_error=failed)
 
 
 async def available_cards(portal: Portal, entity: Entity) -> list[Card]:
@@ -103,10 +93,10 @@ async def render_card(
         message = f"No answer within {card.timeout:g} seconds. Reload the page to try again."
         return error_box(card.plugin_id, card.title, message)
     except ProviderError as exc:
-        return error_box(card.plugin_id, card.title, _scrub(portal, str(exc)))
+        return error_box(card.plugin_id, card.title, portal.scrub(str(exc)))
     except Exception as exc:  # noqa: BLE001 - any plugin bug stays inside its card
-        log.error("card %s raised: %s", card.id, _scrub(portal, traceback.format_exc()))
-        text = _scrub(portal, f"{type(exc).__name__}: {exc}")
+        log.error("card %s raised: %s", card.id, portal.scrub(traceback.format_exc()))
+        text = portal.scrub(f"{type(exc).__name__}: {exc}")
         return error_box(card.plugin_id, card.title, text)
 
 
@@ -120,20 +110,11 @@ def framed(card: Card, html: str) -> Markup:
     """The card's HTML in the host's frame (header with its title, body), unless it drew one."""
     if _OWN_FRAME.match(html):
         return Markup(html)
-    title_id = f"card-title-{card.id}"
-    return Markup(
-        '<section class="card" aria-labelledby="{id}"><header class="card-header">'
-        '<h2 class="card-title" id="{id}">{title}</h2></header>'
-        '<div class="card-body">{body}</div></section>'
-    ).format(id=title_id, title=card.title, body=Markup(html))
+    return render_partial("card_frame.html", card_id=card.id, title=card.title, html=Markup(html))
 
 
 def loading_slot(index: int, card: Card) -> Markup:
-    return Markup(
-        '<section class="card card-loading" id="slot-{i}" style="order:{i}" aria-busy="true">'
-        '<header class="card-header"><h2 class="card-title">{title}</h2></header>'
-        '<div class="card-body"><p class="muted loading">Loading {title}…</p></div></section>'
-    ).format(i=index, title=card.title)
+    return render_partial("card_loading.html", index=index, title=card.title)
 
 
 async def stream_cards(
@@ -153,12 +134,11 @@ async def stream_cards(
     try:
         for finished in asyncio.as_completed(tasks):
             index, html = await finished
-            yield (
-                f"<style>#slot-{index}{{display:none}}</style>"
-                f'<div class="card-slot" id="card-{escape(cards[index].id)}" '
-                f'data-card="{escape(cards[index].id)}" data-slot="slot-{index}" '
-                f'data-title="{escape(cards[index].title)}" style="order:{index}">{html}</div>\n'
+            slot = render_partial(
+                "card_slot.html", index=index, card_id=cards[index].id,
+                title=cards[index].title, html=html,
             )
+            yield f"{slot}\n"
     finally:
         for task in tasks:
             task.cancel()
@@ -176,7 +156,7 @@ async def summaries(
             ctx = card_context(portal, card, entity, viewer)
             text = await asyncio.wait_for(card.summary(ctx), timeout=timeout)
         except Exception as exc:  # noqa: BLE001
-            text = f"unavailable ({_scrub(portal, type(exc).__name__)})"
+            text = f"unavailable ({portal.scrub(type(exc).__name__)})"
         return (entity.ref, card.title, text) if text else None
 
     jobs: list[Any] = [one(c, e) for e in entities for c in portal.cards_for(e)]

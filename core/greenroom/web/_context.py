@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -39,3 +41,15 @@ def render_page(
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, f"greenroom/{template}", context, status_code=status_code
     )
+
+
+def render_partial(request: Request, template: str, /, **context: Any) -> Markup:
+    """A fragment from ``greenroom/partials/<template>`` (``request`` is in its context)."""
+    partial = request.app.state.templates.env.get_template(f"greenroom/partials/{template}")
+    return Markup(partial.render(request=request, **context))
+
+
+@jinja2.pass_context
+def path_for(context: Any, name: str, /, **params: Any) -> str:
+    """Templates' ``path_for('incidents_page')``: the path of a named route, never written out."""
+    return str(context["request"].app.url_path_for(name, **params))

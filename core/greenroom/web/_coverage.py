@@ -70,7 +70,7 @@ async def coverage_reminder(app: Any, portal: Portal, entity: Entity) -> Markup 
     providers = [handle.provider for handle in portal.providers()]
     entry = await evaluate_entity(
         entity, rules, providers, timeout=PAGE_CHECK_TIMEOUT,
-        scrub=getattr(portal.config, "scrub", str),
+        scrub=portal.scrub,
     )
     if entry.state == COVERED:
         return None

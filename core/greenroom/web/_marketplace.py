@@ -9,7 +9,7 @@ from __future__ import annotations
 import mimetypes
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -120,6 +120,13 @@ SearchQuery = Annotated[
 CategoryFilter = Annotated[
     list[str] | None, Query(description="keep entries of these categories (any of them)")
 ]
+# The JSON API names the directory's fixed categories in its schema and refuses any other
+# (`category=false` is a typo, not an empty filter); the HTML page stays forgiving of old links.
+KnownCategory = Literal[CATEGORIES]  # type: ignore[valid-type]
+KnownCategoryFilter = Annotated[
+    list[KnownCategory] | None,
+    Query(description="keep entries of these categories (any of them)"),
+]
 TagFilter = Annotated[list[str] | None, Query(description="keep entries with any of these tags")]
 
 
@@ -176,11 +183,11 @@ def plugins_page(
 def marketplace_json(
     request: Request,
     q: SearchQuery = "",
-    category: CategoryFilter = None,
+    category: KnownCategoryFilter = None,
     tag: TagFilter = None,
 ) -> MarketplaceListing:
     """The plugin directory as this portal sees it: sections, derived state, skipped files."""
-    return _listing(request, q, category, tag)
+    return _listing(request, q, list(category or []), tag)
 
 
 @router.get("/plugins/icons/{key}", include_in_schema=False)

@@ -231,26 +231,21 @@ async def card_action(
     except TimeoutError:
         result = ActionResult("The action did not finish in time; check before retrying.", False)
     except ProviderError as exc:
-        result = ActionResult(_scrub(request, str(exc)), False)
+        result = ActionResult(portal.scrub(str(exc)), False)
     except Exception as exc:  # noqa: BLE001 - a plugin bug becomes an alert, input kept
         log.error(
-            "action %s/%s raised: %s", card_id, action, _scrub(request, traceback.format_exc())
+            "action %s/%s raised: %s", card_id, action, portal.scrub(traceback.format_exc())
         )
         result = ActionResult(
-            f"Error in {card.plugin_id}: {_scrub(request, f'{type(exc).__name__}: {exc}')}", False
+            f"Error in {card.plugin_id}: {portal.scrub(f'{type(exc).__name__}: {exc}')}", False
         )
     if not result.ok:
         return await _entity_response(
-            request, entity, status_code=400, alert=("error", _scrub(request, result.message)),
+            request, entity, status_code=400, alert=("error", portal.scrub(result.message)),
             **keep,
         )
-    flash(request, "success", _scrub(request, result.message))
+    flash(request, "success", portal.scrub(result.message))
     return RedirectResponse(entity.path, status_code=303)
-
-
-def _scrub(request: Request, text: str) -> str:
-    scrub = getattr(portal_of(request).config, "scrub", None)
-    return scrub(text) if callable(scrub) else text
 
 
 def render_message(request: Request, heading: str, message: str, status: int) -> Response:

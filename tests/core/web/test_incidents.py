@@ -20,6 +20,7 @@ from greenroom import (
     Identity,
     Incident,
     IncidentStatus,
+    NotFoundError,
     OnCallEntry,
     Person,
     RequestFailedError,
@@ -276,6 +277,16 @@ def test_failing_provider_shows_in_a_banner_and_others_still_show(
     body = client.get("/api/incidents").json()
     assert [f["provider"] for f in body["failures"]] == ["alpha"]
     assert SECRET not in str(body)
+
+
+def test_a_vendor_that_does_not_know_an_entity_is_a_warning_linking_to_coverage(
+    client: TestClient, alpha: FakeProvider
+) -> None:
+    alpha.fail = NotFoundError("No service with id PXYZ")
+    page = client.get("/incidents").text
+    assert "Alpha Pager does not know 2 entities: component:default/checkout, " in page
+    assert '<a href="/coverage?state=broken">See coverage</a>' in page
+    assert "Alpha Pager failed" not in page
 
 
 def test_empty_state(client: TestClient, alpha: FakeProvider, beta: FakeProvider) -> None:

@@ -1,0 +1,118 @@
+"""One access log line per request, and a request id the caller can quote.
+
+A pure ASGI middleware (no response objects, no task group): it sits on every request, the
+proxy's hot path included. The line gives method, path, status, duration, request id and user::
+
+    GET /api/proxy/pagerduty/incidents?limit=25 200 3.1ms id=4f1c0a9e2b7d4c11 user=alice
+
+The path keeps out what must not be logged: query values whose names look like credentials
+(``token``, ``key``, ``secret``, ``code``, ...) and the path segments after a ``webhook``/``hooks``
+segment (vendors put a shared secret there) or that look like a token themselves are replaced
+by ``<redacted>``. The request id is the caller's ``X-Request-Id`` when it is a short, plain
+value (a load balancer's), else a new one; it is returned as ``X-Request-Id`` and left in the
+request state (``request.state.request_id``) for error pages and audit records.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from urllib.parse import parse_qsl, quote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("greenroom.access")
+
+_INCOMING_ID = re.compile(rb"^[A-Za-z0-9._:-]{8,64}$")
+_SECRET_PARAM = re.compile(
+    r"token|key|secret|pass|pwd|auth|sig|code|session|credential|cookie|state", re.IGNORECASE
+)
+_HOOK_SEGMENT = re.compile(r"^(webhooks?|hooks?|callbacks?)$", re.IGNORECASE)
+_TOKEN_SEGMENT = re.compile(r"^[A-Za-z0-9_~.%-]{32,}$")
+REDACTED = "<redacted>"
+
+
+def loggable_path(path: str, query: bytes) -> str:
+    """``path?query`` with credentials and webhook tokens replaced by ``<redacted>``."""
+    segments = path.split("/")
+    after_hook = False
+    for index, segment in enumerate(segments):
+        if after_hook and segment or _TOKEN_SEGMENT.match(segment):
+            segments[index] = REDACTED
+        elif _HOOK_SEGMENT.match(segment):
+            after_hook = True
+    shown = "/".join(segments)
+    if not query:
+        return shown
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    shown_query = "&".join(
+        f"{quote(name, safe='[]')}={REDACTED if _SECRET_PARAM.search(name) else quote(value)}"
+        for name, value in pairs
+    )
+    return f"{shown}?{shown_query}"
+
+
+def _user_of(scope: Scope) -> str:
+    identity = (scope.get("state") or {}).get("identity")
+    if identity is None:
+        return "-"
+    return str(getattr(identity, "user_id", None) or "-")
+
+
+class AccessLogMiddleware:
+    """Logs each HTTP request on ``greenroom.access`` (INFO) and sets ``X-Request-Id``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value if _INCOMING_ID.match(value) else b""
+                break
+        if not request_id:
+            request_id = os.urandom(8).hex().encode("ascii")
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["request_id"] = request_id.decode("ascii")
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *[(k, v) for k, v in message.get("headers", ()) if k != b"x-request-id"],
+                    (b"x-request-id", request_id),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException:
+            status = status or 500
+            raise
+        finally:
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "%s %s %d %.1fms id=%s user=%s",
+                    scope["method"],
+                    # The raw path: the decoded one could hold a line break (`%0a`).
+                    loggable_path(
+                        (scope.get("raw_path") or scope["path"].encode("utf-8"))
+                        .split(b"?", 1)[0].decode("ascii", "backslashreplace"),
+                        scope.get("query_string", b""),
+                    ),
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    state["request_id"],
+                    _user_of(scope),
+                )

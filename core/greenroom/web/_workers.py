@@ -1,0 +1,46 @@
+"""``greenroom serve --workers N``: N processes behind one listening socket (uvicorn's).
+
+Each worker builds its own portal from the same configuration, so each keeps its own shared-read
+cache (``core.fetch``) until a shared cache (Redis) is configured: N workers may ask a vendor up to
+N times per TTL for the same read. The demo refuses more than one worker: its vendor simulators
+live inside the process, and each worker would invent a different world.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+CONFIG_ENV = "GREENROOM_CONFIG"
+BASE_URL_ENV = "GREENROOM_WORKER_BASE_URL"
+DEMO_REFUSAL = (
+    "the demo runs its vendor simulators inside the process, so it serves from one process "
+    "only; drop --workers, or serve your own config: greenroom serve --config app-config.yaml "
+    "--workers N"
+)
+
+
+def serve_workers(paths: list[str], *, host: str, port: int, base_url: str, workers: int) -> int:
+    """Run ``workers`` processes of the portal configured by ``paths`` (not the demo)."""
+    import uvicorn
+
+    os.environ[CONFIG_ENV] = os.pathsep.join(os.path.abspath(p) for p in paths)
+    os.environ[BASE_URL_ENV] = base_url
+    uvicorn.run(
+        "greenroom.web._workers:worker_app", factory=True, workers=workers, host=host,
+        port=port, log_level="warning", access_log=False,
+    )
+    return 0
+
+
+def worker_app() -> Any:
+    """The application of one worker process (uvicorn calls it in each child)."""
+    from .._portal import build_portal
+    from . import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    paths = [p for p in os.environ.get(CONFIG_ENV, "").split(os.pathsep) if p]
+    portal = build_portal(paths, base_url=os.environ[BASE_URL_ENV], demo=False)
+    return create_app(portal)

@@ -1,0 +1,108 @@
+"""The access log: one line per request (method, path, status, duration, request id, user), with
+credentials in queries and webhook tokens in paths redacted, and the id returned as X-Request-Id."""
+
+from __future__ import annotations
+
+import logging
+import re
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from greenroom._portal import build_portal
+from greenroom.web import create_app
+from greenroom.web._access_log import loggable_path
+
+QUERY_SECRET = "qs-5ecret-0f-the-query"
+HOOK_TOKEN = "hook-t0ken-in-the-path"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    config = tmp_path / "app-config.yaml"
+    config.write_text(textwrap.dedent(
+        """
+        identity:
+          header: X-Forwarded-Email
+        proxy:
+          endpoints:
+            /down:
+              target: http://127.0.0.1:9/api
+        """
+    ))
+    portal = build_portal([config], load_entry_points=False, demo=False)
+    with TestClient(create_app(portal)) as test_client:
+        yield test_client
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "greenroom.access"]
+
+
+def test_each_request_is_logged_with_its_id_status_duration_and_user(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="greenroom.access"):
+        response = client.get("/healthz", headers={"X-Forwarded-Email": "alice@example.com"})
+        anonymous = client.get("/no/such/page")
+    request_id = response.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{16}", request_id)
+    assert anonymous.headers["x-request-id"] != request_id
+    first, second = access_lines(caplog)
+    assert re.fullmatch(
+        rf"GET /healthz 200 \d+\.\dms id={request_id} user=\S*alice\S*", first
+    ), first
+    assert second.startswith("GET /no/such/page 404 ") and second.endswith("user=guest")
+
+
+def test_proxied_requests_are_logged_too(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="greenroom.access"):
+        response = client.get("/api/proxy/down/v1/x?limit=5",
+                              headers={"X-Forwarded-Email": "bob@example.com"})
+    assert response.status_code == 502
+    [line] = access_lines(caplog)
+    assert line.startswith("GET /api/proxy/down/v1/x?limit=5 502 ")
+    assert f"id={response.headers['x-request-id']} " in line and "bob" in line
+
+
+def test_query_secrets_and_webhook_tokens_stay_out_of_the_log(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        client.get(f"/api/catalog/entities?kind=Component&access_token={QUERY_SECRET}")
+        client.post(f"/api/pagerduty/webhooks/{HOOK_TOKEN}", json={})
+    lines = access_lines(caplog)
+    assert len(lines) == 2
+    assert "kind=Component&access_token=<redacted>" in lines[0]
+    assert "/api/pagerduty/webhooks/<redacted> " in lines[1]
+    assert QUERY_SECRET not in caplog.text and HOOK_TOKEN not in caplog.text
+
+
+def test_a_plain_incoming_request_id_is_kept_and_any_other_replaced(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="greenroom.access"):
+        kept = client.get("/healthz", headers={"X-Request-Id": "lb-1234abcd"})
+        replaced = client.get("/healthz", headers={"X-Request-Id": "x y\tfake log line"})
+    assert kept.headers["x-request-id"] == "lb-1234abcd"
+    assert re.fullmatch(r"[0-9a-f]{16}", replaced.headers["x-request-id"])
+    assert "fake log line" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "shown"),
+    [
+        ("/x", b"", "/x"),
+        ("/x", b"q=pager&api_key=k&tag=a%20b", "/x?q=pager&api_key=<redacted>&tag=a%20b"),
+        ("/hooks/abc/def", b"", "/hooks/<redacted>/<redacted>"),
+        ("/catalog/default/component/" + "a" * 40, b"", "/catalog/default/component/<redacted>"),
+        ("/catalog/default/component/checkout", b"", "/catalog/default/component/checkout"),
+    ],
+)
+def test_loggable_path(path: str, query: bytes, shown: str) -> None:
+    assert loggable_path(path, query) == shown
