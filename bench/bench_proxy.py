@@ -153,6 +153,23 @@ class Contender:
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     results: list[tuple[float, float, float]] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU microseconds per request
+    errors: int = 0
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the contender's processes (nginx's workers included)."""
+        import psutil
+
+        assert self.process is not None
+        root = psutil.Process(self.process.pid)
+        total = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
 
     @property
     def url(self) -> str:
@@ -280,20 +297,24 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk(url: str, *, connections: int, seconds: float, core: str | None) -> tuple[float, float,
-                                                                                 float]:
-    """(requests per second, p50 ms, p99 ms) of one wrk run; non-2xx answers fail the run."""
+def wrk(url: str, *, connections: int, seconds: float,
+        core: str | None) -> tuple[float, float, float, int, int]:
+    """(requests per second, p50 ms, p99 ms, requests, socket errors) of one wrk run;
+    a non-2xx answer fails the run."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
-               "-H", f"{IDENTITY_HEADER}: {USER}", url]
+               "--timeout", "10s", "-H", f"{IDENTITY_HEADER}: {USER}", url]
     if core:
         command = ["taskset", "-c", core] + command
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    if "Non-2xx" in out or "Socket errors" in out:
-        raise RuntimeError(f"wrk saw errors against {url}:\n{out}")
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw error answers from {url}:\n{out}")
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                       out)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    return rps, p50, p99
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, p50, p99, count, sum(int(n) for n in errors.groups()) if errors else 0
 
 
 def check_answer(contender: Contender) -> None:
@@ -362,10 +383,13 @@ def main() -> None:
               f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         for _ in range(runs):
             for contender in chosen:
-                contender.results.append(
-                    wrk(contender.url, connections=args.connections, seconds=duration,
-                        core=load_core)
+                cpu_before = contender.cpu_seconds()
+                rps, p50, p99, count, errors = wrk(
+                    contender.url, connections=args.connections, seconds=duration, core=load_core
                 )
+                contender.results.append((rps, p50, p99))
+                contender.cpu.append((contender.cpu_seconds() - cpu_before) * 1e6 / max(count, 1))
+                contender.errors += errors
     finally:
         for contender in reversed(started):
             contender.stop()
@@ -375,12 +399,20 @@ def main() -> None:
         c.name: tuple(statistics.median(r[i] for r in c.results) for i in range(3))
         for c in chosen
     }
+    cpu = {c.name: statistics.median(c.cpu) for c in chosen}
     print(f"\n{'proxy':<13} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x express':>10} "
-          f"{'x bare':>8}")
-    for name, (rps, p50, p99) in medians.items():
+          f"{'x bare':>8} {'CPU us/req':>11} {'errors':>7}")
+    for contender in chosen:
+        name = contender.name
+        rps, p50, p99 = medians[name]
         vs_express = f"{rps / medians['express'][0]:.2f}" if "express" in medians else "-"
         vs_bare = f"{rps / medians['bare-python'][0]:.2f}" if "bare-python" in medians else "-"
-        print(f"{name:<13} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {vs_express:>10} {vs_bare:>8}")
+        print(f"{name:<13} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {vs_express:>10} {vs_bare:>8} "
+              f"{cpu[name]:>11.0f} {contender.errors:>7}")
+    if "express" in cpu and "greenroom" in cpu:
+        # CPU per request does not depend on how busy the rest of the machine is.
+        print(f"CPU per request, express / greenroom: {cpu['express'] / cpu['greenroom']:.2f}x "
+              "(the throughput ratio on an otherwise idle core)")
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if "greenroom" in medians and "express" in medians:
         ours, theirs = medians["greenroom"], medians["express"]

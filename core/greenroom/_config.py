@@ -2,7 +2,7 @@
 
 Public entry points: ``load_config(paths, env=..., defaults=...)`` returns a ``Config``;
 ``validate_section(config, "plugins.pagerduty", Model)`` checks one section against a pydantic
-model. Rules (behaviours.md §2), in the order they apply:
+model. Rules (those of Backstage's `@backstage/config-loader`), in the order they apply:
 
 1. ``defaults`` (in-memory mappings, taken as they are), then each file in turn, merge deeply:
    later wins, lists and scalars are replaced, ``null`` removes a key.

@@ -1,6 +1,7 @@
 """Turning one config file into plain data: `${VAR}` substitution and `$env`/`$file`/`$include`.
 
-Mirrors Backstage's config loader (behaviours.md §2): a string whose variables are not all set
+Mirrors Backstage's config loader (`@backstage/config-loader`, its `substitution` and `include`
+transforms): a string whose variables are not all set
 is absent as a whole; an include object has exactly one `$`-key. Every value produced records
 where it came from (an ``Origin``) so the merged config can tell lines and secrets apart.
 """

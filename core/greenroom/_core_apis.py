@@ -1,18 +1,20 @@
-"""References to the core APIs every plugin may ask for, and the small ones' implementations."""
+"""The core APIs every plugin may ask for: their protocols, typed references, and the small
+ones' implementations."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._api import create_api_ref
+from ._api import ApiRef, create_api_ref
 from ._identity import Identity
 
 if TYPE_CHECKING:
     from ._fetch import FetchApi
+    from ._provider import IncidentProvider
 
 
 class ConfigApi(Protocol):
@@ -26,32 +28,42 @@ class ConfigApi(Protocol):
 
 
 class DiscoveryApi(Protocol):
+    """Where each plugin's backend routes are served."""
+
     def get_base_url(self, plugin_id: str) -> str: ...
 
 
 class IdentityApi(Protocol):
+    """Who is asking, in the request being served (the guest outside one)."""
+
     def current(self) -> Identity: ...
 
 
-class AlertApi(Protocol):
-    def post(self, message: str, severity: str = "info") -> None: ...
-    def drain(self) -> list[tuple[str, str]]: ...
+class IncidentProvidersApi(Protocol):
+    """The portal's enabled incident providers, as one API plugins can depend on."""
+
+    def providers(self) -> Sequence[IncidentProvider]: ...
 
 
-config_api_ref = create_api_ref("core.config", description="Typed reads of the merged config")
-discovery_api_ref = create_api_ref("core.discovery", description="Base URLs of plugin backends")
-fetch_api_ref = create_api_ref("core.fetch", description="The one HTTP client plugins use")
-identity_api_ref = create_api_ref("core.identity", description="The current user")
-alert_api_ref = create_api_ref("core.alert", description="Messages for the user after an action")
-incident_providers_api_ref = create_api_ref(
+# Protocols are not concrete types, so the refs are typed by annotation rather than `type=`.
+config_api_ref: ApiRef[ConfigApi] = create_api_ref(
+    "core.config", description="Typed reads of the merged config"
+)
+discovery_api_ref: ApiRef[DiscoveryApi] = create_api_ref(
+    "core.discovery", description="Base URLs of plugin backends"
+)
+fetch_api_ref: ApiRef[FetchApi] = create_api_ref(
+    "core.fetch", description="The one HTTP client plugins use"
+)
+identity_api_ref: ApiRef[IdentityApi] = create_api_ref(
+    "core.identity", description="The current user"
+)
+incident_providers_api_ref: ApiRef[IncidentProvidersApi] = create_api_ref(
     "core.incident-providers", description="The incident providers of every enabled plugin"
 )
 
 _current_identity: contextvars.ContextVar[Identity | None] = contextvars.ContextVar(
     "greenroom_identity", default=None
-)
-_current_alerts: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar(
-    "greenroom_alerts", default=None
 )
 
 
@@ -85,32 +97,14 @@ class RequestIdentity:
             _current_identity.reset(token)
 
 
-class RequestAlerts:
-    """Alerts posted while serving the current request, shown on the next page."""
-
-    def post(self, message: str, severity: str = "info") -> None:
-        alerts = _current_alerts.get()
-        if alerts is None:
-            alerts = []
-            _current_alerts.set(alerts)
-        alerts.append((severity, message))
-
-    def drain(self) -> list[tuple[str, str]]:
-        alerts = _current_alerts.get() or []
-        _current_alerts.set([])
-        return list(alerts)
-
-
 __all__ = [
-    "AlertApi",
     "ConfigApi",
     "Discovery",
     "DiscoveryApi",
     "FetchApi",
     "IdentityApi",
-    "RequestAlerts",
+    "IncidentProvidersApi",
     "RequestIdentity",
-    "alert_api_ref",
     "config_api_ref",
     "discovery_api_ref",
     "fetch_api_ref",

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+#: The entity page's route; :attr:`Entity.path` fills it in and the web host serves it.
+ENTITY_PAGE = "/catalog/{namespace}/{kind}/{name}"
+
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
@@ -58,7 +61,7 @@ class Entity:
     @property
     def path(self) -> str:
         """The entity page's path in the portal."""
-        return f"/catalog/{self.namespace}/{self.kind.lower()}/{self.name}"
+        return ENTITY_PAGE.format(namespace=self.namespace, kind=self.kind.lower(), name=self.name)
 
     @property
     def display_name(self) -> str:

@@ -8,13 +8,12 @@ GreenroomError
 │   ├── CircularDependencyError    factories depend on each other in a loop
 │   └── DuplicateApiFactoryError   a plugin registers an API that is already taken
 ├── PluginError
+│   ├── PluginIdError              a plugin id breaks the id rules
 │   ├── DuplicatePluginError       two plugins share an id
 │   ├── DuplicateCardError         two cards share an id
 │   └── PluginLoadError            a plugin's import, hook, factory or predicate raised
 ├── ConfigError                    app-config.yaml is wrong (file, key path, line)
-├── CatalogError                   a catalog file or document is wrong (file, line)
 ├── ProxyError                     a proxy route is misconfigured or a request is refused
-├── MarketplaceError               a plugin directory entry is wrong
 ├── DatabaseError                  the portal's SQL database is unreachable or failed
 ├── PermissionDeniedError          a permission rule refuses the viewer an action
 └── ProviderError                  an incident provider could not answer
@@ -81,6 +80,17 @@ class PluginError(GreenroomError):
     """A plugin could not be loaded or clashes with another."""
 
 
+class PluginIdError(PluginError, ValueError):
+    def __init__(self, plugin_id: object, where: str = "") -> None:
+        self.plugin_id = plugin_id
+        source = f" (from {where})" if where else ""
+        super().__init__(
+            f"Plugin id {plugin_id!r}{source} is not valid: use lowercase letters and digits, "
+            "with single dashes between words (for example 'acme-pager'); change the id given to "
+            "create_plugin, returned by greenroom_plugin_id or named by the entry point"
+        )
+
+
 class DuplicatePluginError(PluginError):
     def __init__(self, plugin_id: str) -> None:
         self.plugin_id = plugin_id
@@ -128,23 +138,8 @@ class ConfigError(GreenroomError):
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
-class CatalogError(GreenroomError):
-    """A catalog file or one of its documents is invalid."""
-
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
-        self.message = message
-        self.file = file
-        self.line = line
-        where = f"{file}:{line}" if file and line else (file or "")
-        super().__init__(f"{where}: {message}" if where else message)
-
-
 class ProxyError(GreenroomError):
     """A proxy route is misconfigured, or a proxied request was refused."""
-
-
-class MarketplaceError(GreenroomError):
-    """A plugin directory entry is invalid."""
 
 
 class DatabaseError(GreenroomError):

@@ -8,6 +8,7 @@ predicate raises is marked failed with its error and the rest carry on. With str
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,9 +25,10 @@ from ._exceptions import (
     DuplicateCardError,
     DuplicatePluginError,
     PluginError,
+    PluginIdError,
     PluginLoadError,
 )
-from ._plugin import PROJECT_NAME, Card, Simulator
+from ._plugin import PROJECT_NAME, Card, Simulator, check_plugin_id
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -125,9 +127,14 @@ class PluginHost:
 
     def add(self, obj: Any, *, record: PluginRecord | None = None) -> PluginRecord:
         """Register a plugin object (from an entry point, or directly in tests)."""
-        plugin_id = getattr(obj, "id", None) or (record.id if record else None)
-        if not isinstance(plugin_id, str):
-            raise PluginError(f"Plugin object {obj!r} has no id")
+        try:
+            plugin_id = _declared_id(obj, record)
+        except Exception as exc:  # noqa: BLE001 - a bad id, or a greenroom_plugin_id that raises
+            if record is None or self.strict:
+                raise
+            self._fail(record, "plugin id", exc)
+            self._store(record)
+            return record
         record = record or PluginRecord(id=plugin_id)
         if record.entry_point and plugin_id != record.id:
             log.warning(
@@ -244,6 +251,9 @@ class PluginHost:
                     self._fail(self.records[plugin_id], "cards", error)
                     break
                 card_owner[card.id] = plugin_id
+                # A card belongs to the plugin whose hook returned it, whatever it says.
+                if card.plugin_id != plugin_id:
+                    card = dataclasses.replace(card, plugin_id=plugin_id)
                 found.cards.append(card)
         for plugin_id, refs in self._each("greenroom_incident_providers"):
             found.providers.extend((plugin_id, ref) for ref in refs)
@@ -263,6 +273,20 @@ class PluginHost:
 
     def startup_calls(self, apis: ApiHolder) -> list[tuple[str, Any]]:
         return self._each("greenroom_startup", apis=apis)
+
+
+def _declared_id(obj: Any, record: PluginRecord | None) -> str:
+    """The id a plugin object gives: its ``greenroom_plugin_id`` hook, else its ``id``
+    attribute, else the entry point's name."""
+    hook = getattr(obj, "greenroom_plugin_id", None)
+    if callable(hook) and hasattr(hook, f"{PROJECT_NAME}_impl"):
+        return check_plugin_id(hook(), f"{obj!r}.greenroom_plugin_id()")
+    declared = getattr(obj, "id", None)
+    if declared is not None:
+        return check_plugin_id(declared, f"{obj!r}.id")
+    if record is not None:
+        return check_plugin_id(record.id, f"entry point {record.entry_point}")
+    raise PluginIdError(None, f"{obj!r}, which has no greenroom_plugin_id hook and no id")
 
 
 def records_json(records: Mapping[str, PluginRecord]) -> list[dict[str, Any]]:

@@ -13,29 +13,14 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
-from ._api import create_api_ref
 from ._availability import provider_is_available
-from ._core_apis import config_api_ref
+from ._core_apis import config_api_ref, incident_providers_api_ref
 from ._entity import Entity
 from ._plugin import Card, CardContext, create_plugin
 from ._provider import Capability, Incident, IncidentProvider, IncidentStatus
 
 WINDOW = timedelta(days=30)
-
-
-class IncidentProvidersApi(Protocol):
-    """The portal's enabled incident providers, as one API plugins can depend on."""
-
-    def providers(self) -> Sequence[IncidentProvider]: ...
-
-
-incident_providers_api_ref = create_api_ref(
-    "core.incident-providers",
-    description="The enabled incident providers",
-    type=IncidentProvidersApi,  # type: ignore[type-abstract]
-)
 
 
 # --- statistics ----------------------------------------------------------------------------------

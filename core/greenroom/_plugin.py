@@ -11,6 +11,7 @@ import pluggy
 
 from ._api import ApiFactory, ApiHolder, ApiRef
 from ._entity import Entity
+from ._exceptions import PluginIdError
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -25,7 +26,20 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 _PLUGIN_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
+def check_plugin_id(plugin_id: object, where: str = "") -> str:
+    """``plugin_id`` when it is a valid plugin id, else :class:`PluginIdError` saying how to fix
+    it."""
+    if not isinstance(plugin_id, str) or not _PLUGIN_ID.match(plugin_id):
+        raise PluginIdError(plugin_id, where)
+    return plugin_id
+
+
 Predicate = Callable[[Entity], "bool | Awaitable[bool]"]
+
+#: Where a card's actions post to, under the entity page (:meth:`CardContext.action_url`).
+CARD_ACTION = "/actions/{card_id}/{action}"
+#: One card alone, under the entity page (to refresh it without reloading the page).
+CARD_FRAGMENT = "/cards/{card_id}"
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,7 @@ class CardContext:
     render_template: Callable[..., Markup] = field(default=lambda *a, **k: "")  # type: ignore[assignment,return-value]
 
     def action_url(self, action: str) -> str:
-        return f"{self.entity.path}/actions/{self.card_id}/{action}"
+        return self.entity.path + CARD_ACTION.format(card_id=self.card_id, action=action)
 
 
 CardRender = Callable[[CardContext], Awaitable[str]]
@@ -125,10 +139,7 @@ class Plugin:
         on_startup: StartupHook | None = None,
         templates: str | None = None,
     ) -> None:
-        if not isinstance(id, str) or not _PLUGIN_ID.match(id):
-            raise ValueError(
-                f"Plugin id must be lowercase letters, digits and dashes, got {id!r}"
-            )
+        check_plugin_id(id)
         self.id = id
         self.title = title or id
         self.description = description

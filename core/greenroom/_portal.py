@@ -1,6 +1,7 @@
 """The portal: config, plugins, APIs, catalog and proxy wired together in Backstage's order.
 
-Wiring order (behaviours.md §1): static core APIs; default core APIs; each plugin's factories at
+Wiring order (Backstage's app wiring, `core-app-api`'s `ApiFactoryRegistry`): static core APIs;
+default core APIs; each plugin's factories at
 ``default``; the operator's factories at ``app``; validate the whole graph; then serve.
 """
 
@@ -19,9 +20,7 @@ from ._catalog import Catalog, load_catalog, load_catalog_text, merge_annotation
 from ._config import Config, load_config, validate_section
 from ._core_apis import (
     Discovery,
-    RequestAlerts,
     RequestIdentity,
-    alert_api_ref,
     config_api_ref,
     discovery_api_ref,
     fetch_api_ref,
@@ -202,7 +201,6 @@ def build_portal(
     registry.register(Scope.STATIC, create_api_factory(identity_api_ref, identity))
     registry.register(Scope.DEFAULT, create_api_factory(discovery_api_ref, Discovery(base_url)))
     registry.register(Scope.DEFAULT, create_api_factory(fetch_api_ref, fetch))
-    registry.register(Scope.DEFAULT, create_api_factory(alert_api_ref, RequestAlerts()))
     enabled_providers = EnabledProviders()
     registry.register(
         Scope.DEFAULT, create_api_factory(incident_providers_api_ref, enabled_providers)

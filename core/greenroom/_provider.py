@@ -190,15 +190,6 @@ class IncidentProvider(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class ProviderTemplate:
-    """Annotation snippet a provider offers to an uncovered entity (used by coverage reminders)."""
-
-    provider: str
-    title: str
-    snippet: dict[str, str] = field(default_factory=dict)
-
-
 # --- account-wide (bulk) reads ---------------------------------------------------------------
 
 T = TypeVar("T")

@@ -1,8 +1,8 @@
 """What a new plugin is called: its id, and every name derived from it.
 
-Backstage's create-plugin rules (behaviours.md §7) decide which ids are accepted. Greenroom adds
-the checks Python needs: the derived module name must be free, the derived API id valid, and no
-installed plugin may already answer to the id.
+Backstage's create-plugin rules (`@backstage/cli`'s `new` command) decide which ids are
+accepted. Greenroom adds the checks Python needs: the derived module name must be free, the
+derived API id valid, and no installed plugin may already answer to the id.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def check_plugin_id(plugin_id: str) -> None:
         )
     first_digit = [part for part in plugin_id.split("-") if part[0].isdigit()]
     if first_digit:
-        # API ids are dash-separated tokens that start with a letter (behaviours.md §1), and the
+        # API ids are dash-separated tokens that start with a letter (Backstage's `ApiRef` id
+        # rule, `core-plugin-api/src/apis/system/ApiRef.ts`), and the
         # plugin's API is `plugin.<id>.api`.
         raise ScaffoldError(
             f"Plugin ID '{plugin_id}' would make the invalid API id 'plugin.{plugin_id}.api': "

@@ -1,4 +1,4 @@
-"""API references, factories and the registry (behaviours.md §1), with Backstage's exact texts."""
+"""API references, factories and the registry with Backstage's exact texts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Config loading (behaviours.md §2): merging, `${VAR}`, includes, overrides, errors, secrets."""
+"""Config loading, as Backstage's config loader does it: merging, `${VAR}`, includes, overrides,
+errors, secrets."""
 
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ def test_yaml_reads_booleans_and_dates_like_yaml_1_2(tmp_path: Path) -> None:
     assert config.data == {"country": "NO", "answer": "yes", "on": True, "day": "2024-05-01"}
 
 
-# --- ${VAR} substitution: every example of behaviours.md §2 ------------------------------------
+# --- ${VAR} substitution: every example of Backstage's config-loader substitution tests ------
 
 
 @pytest.mark.parametrize(

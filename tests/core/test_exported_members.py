@@ -12,7 +12,8 @@ import greenroom.testing
 ESSENTIAL = {
     "create_plugin", "create_api_ref", "create_api_factory", "hookimpl", "Card", "CardContext",
     "ActionResult", "Entity", "Identity", "IncidentProvider", "FetchApi", "config_api_ref",
-    "fetch_api_ref", "discovery_api_ref", "identity_api_ref", "alert_api_ref", "Simulator",
+    "fetch_api_ref", "discovery_api_ref", "identity_api_ref", "incident_providers_api_ref",
+    "IncidentProvidersApi", "Simulator",
 }
 
 

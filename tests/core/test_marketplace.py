@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.templating import Jinja2Templates
+from fastapi.staticfiles import StaticFiles
 from fastapi.testclient import TestClient
-from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader, PrefixLoader
 
 from greenroom import Identity
 from greenroom._marketplace import (
@@ -31,6 +30,8 @@ from greenroom._marketplace import (
     main,
     plugin_state,
 )
+from greenroom.web import _api_routes, _coverage, _incidents, _pages
+from greenroom.web._app import page_templates
 from greenroom.web._marketplace import DEFAULT_ICON, router
 from greenroom.web._session import Sessions
 from greenroom.web._sign_in import SignInMiddleware
@@ -374,22 +375,17 @@ def directory(tmp_path: Path) -> Path:
 
 
 def make_client(portal: StandInPortal) -> TestClient:
-    env = Environment(
-        autoescape=True,
-        loader=ChoiceLoader(
-            [
-                PrefixLoader({"greenroom": FileSystemLoader(REPO / "core/greenroom/templates")}),
-                # Only used while the web host's base template is not in the tree.
-                DictLoader({"greenroom/base.html": "{% block content %}{% endblock %}"}),
-            ]
-        ),
-    )
+    """The directory's router in an app of its own, over a stand-in portal; the other views'
+    routers are there so the page's navigation links resolve."""
     app = FastAPI()
     app.state.portal = portal
-    app.state.templates = Jinja2Templates(env=env)
+    app.state.templates = page_templates(app)
     app.add_middleware(SignInMiddleware, backends=[], guest=portal.guest)
     Sessions("marketplace-test-secret-" + "x" * 32).install(app)
     app.include_router(router)
+    for other in (_api_routes.router, _incidents.router, _coverage.router, _pages.router):
+        app.include_router(other)
+    app.mount("/static", StaticFiles(directory=REPO / "core/greenroom/static"), name="static")
     return TestClient(app)
 
 

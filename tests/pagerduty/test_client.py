@@ -1,4 +1,4 @@
-"""PagerDutyClient against the live simulator: Backstage's client cases (behaviours.md §4)."""
+"""PagerDutyClient against the live simulator: Backstage's client cases."""
 
 from __future__ import annotations
 

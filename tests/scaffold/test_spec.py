@@ -1,4 +1,5 @@
-"""Which plugin ids are accepted, and the reason given for each refusal (behaviours.md §7)."""
+"""Which plugin ids are accepted, and the reason given for each refusal (Backstage's
+create-plugin rules)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The card: every state and text of behaviours.md §5, in its order, and its actions."""
+"""The card: every state and text of Backstage's Splunk On-Call card, in its order, and its
+actions."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`SplunkOnCallClient`: the exact requests of behaviours.md §5 through the proxy route, the 403
-handling, and tolerance of real payloads."""
+"""`SplunkOnCallClient`: the exact requests of Backstage's Splunk On-Call client through the
+proxy route, the 403 handling, and tolerance of real payloads."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Contract tests: every request the client sends is one the Splunk On-Call swagger accepts, and
 every answer of the simulator validates against it. The spec stays untouched; the real-versus-
-swagger differences (behaviours.md §8) live in `victorops_overlay.json` beside this file."""
+swagger's differences from real answers live in `victorops_overlay.json` beside this file."""
 
 from __future__ import annotations
 

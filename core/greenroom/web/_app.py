@@ -22,7 +22,6 @@ from .._proxy import ProxyDispatch, ProxyHandler, create_proxy_router
 from .._render import configure
 from . import _api_routes, _pages
 from ._access_log import AccessLogMiddleware
-from ._context import path_for
 from ._session import Sessions
 from ._sign_in import SignInMiddleware, identity_of
 
@@ -38,12 +37,14 @@ _NO_NATIVE_TELEMETRY: dict[str, Any] = (
 )
 
 
-def _templates() -> Jinja2Templates:
+def page_templates(app: FastAPI) -> Jinja2Templates:
+    """The portal's page templates, with ``path_for`` resolving ``app``'s named routes."""
     env = jinja2.Environment(
         loader=jinja2.PrefixLoader({"greenroom": jinja2.PackageLoader("greenroom", "templates")}),
         autoescape=True,
     )
-    env.globals["path_for"] = path_for
+    # `path_for('incidents_page')`: every link is built from the named route, never written out.
+    env.globals["path_for"] = lambda name, /, **params: str(app.url_path_for(name, **params))
     return Jinja2Templates(env=configure(env))
 
 
@@ -69,7 +70,7 @@ def create_app(portal: Portal) -> FastAPI:
         **_NO_NATIVE_TELEMETRY,
     )
     app.state.portal = portal
-    app.state.templates = _templates()
+    app.state.templates = page_templates(app)
     # The proxy route skips routing on its hot path: its dispatcher is the innermost middleware,
     # so sign-in, the access log and security headers still wrap it.
     proxy = ProxyHandler(portal.proxy, client=lambda: portal.fetch.session, identity=identity_of)

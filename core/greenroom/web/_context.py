@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
@@ -48,8 +47,3 @@ def render_partial(request: Request, template: str, /, **context: Any) -> Markup
     partial = request.app.state.templates.env.get_template(f"greenroom/partials/{template}")
     return Markup(partial.render(request=request, **context))
 
-
-@jinja2.pass_context
-def path_for(context: Any, name: str, /, **params: Any) -> str:
-    """Templates' ``path_for('incidents_page')``: the path of a named route, never written out."""
-    return str(context["request"].app.url_path_for(name, **params))

@@ -106,11 +106,11 @@ def with_unlisted_plugins(
     return DirectoryLoad([*loaded.entries, *extra], list(loaded.problems))
 
 
-def _icon_url(loaded: LoadedEntry) -> str:
+def _icon_url(request: Request, loaded: LoadedEntry) -> str:
     icon = loaded.entry.iconUrl
     if icon and urlsplit(icon).scheme in ("http", "https"):
         return icon
-    return f"/plugins/icons/{quote(loaded.entry.key, safe='')}"
+    return str(request.app.url_path_for("plugin_icon", key=quote(loaded.entry.key, safe="")))
 
 
 SearchQuery = Annotated[
@@ -142,18 +142,18 @@ def _listing(
         query=q,
         categories=category or [],
         tags=tag or [],
-        icon_url=_icon_url,
+        icon_url=lambda loaded: _icon_url(request, loaded),
     )
 
 
-def filter_url(q: str, categories: list[str], tags: list[str]) -> str:
-    """The shareable URL of a filtered view."""
+def filter_url(path: str, q: str, categories: list[str], tags: list[str]) -> str:
+    """The shareable URL of a filtered view of the directory page at ``path``."""
     params: list[tuple[str, str]] = []
     if q:
         params.append(("q", q))
     params += [("category", c) for c in categories]
     params += [("tag", t) for t in tags]
-    return "/plugins" + (f"?{urlencode(params)}" if params else "")
+    return path + (f"?{urlencode(params)}" if params else "")
 
 
 @router.get("/plugins", response_class=HTMLResponse, include_in_schema=False)
@@ -165,15 +165,16 @@ def plugins_page(
 ) -> Response:
     listing = _listing(request, q, category, tag)
     chosen_tags = listing.selected_tags
+    page = str(request.app.url_path_for("plugins_page"))
     context = page_context(request, nav="plugins")
     context |= {
         "listing": listing,
         "all_categories": sorted(set(CATEGORIES) | set(listing.categories)),
         "tag_url": lambda t: filter_url(
-            listing.query, listing.selected_categories, sorted({*chosen_tags, t})
+            page, listing.query, listing.selected_categories, sorted({*chosen_tags, t})
         ),
         "untag_url": lambda t: filter_url(
-            listing.query, listing.selected_categories, [x for x in chosen_tags if x != t]
+            page, listing.query, listing.selected_categories, [x for x in chosen_tags if x != t]
         ),
     }
     return render_page(request, "plugins.html", context)

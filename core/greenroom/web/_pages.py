@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from .._entity import Entity
+from .._entity import ENTITY_PAGE, Entity
 from .._exceptions import ProviderError
-from .._plugin import ActionResult
+from .._plugin import CARD_ACTION, CARD_FRAGMENT, ActionResult
 from ._cards import (
     ViewerContext,
     available_cards,
@@ -167,12 +167,12 @@ async def _entity_response(
     return response
 
 
-@router.get("/catalog/{namespace}/{kind}/{name}", response_class=HTMLResponse)
+@router.get(ENTITY_PAGE, response_class=HTMLResponse)
 async def entity_page(request: Request, namespace: str, kind: str, name: str) -> Response:
     return await _entity_response(request, _find_entity(request, namespace, kind, name))
 
 
-@router.get("/catalog/{namespace}/{kind}/{name}/cards/{card_id}", response_class=HTMLResponse)
+@router.get(ENTITY_PAGE + CARD_FRAGMENT, response_class=HTMLResponse)
 async def card_fragment(
     request: Request, namespace: str, kind: str, name: str, card_id: str
 ) -> Response:
@@ -205,7 +205,7 @@ async def _refuse_card_action(request: Request, message: str) -> Response:
 
 
 @router.post(
-    "/catalog/{namespace}/{kind}/{name}/actions/{card_id}/{action}",
+    ENTITY_PAGE + CARD_ACTION,
     dependencies=[csrf_protected(_refuse_card_action)],
 )
 async def card_action(

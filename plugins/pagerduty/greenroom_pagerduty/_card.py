@@ -40,7 +40,7 @@ READ_ONLY = (
 
 
 def error_text(exc: ProviderError) -> str:
-    """The card's words for a provider error (behaviours.md §4)."""
+    """The card's words for a provider error, as Backstage's PagerDuty card words them."""
     if isinstance(exc, UnauthorizedError):
         return "Missing or invalid PagerDuty Token"
     if isinstance(exc, NotFoundError):

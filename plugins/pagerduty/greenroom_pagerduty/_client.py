@@ -4,7 +4,8 @@ Reads go through the proxy route (``/pagerduty`` unless an account names another
 the API token; this client never sees a token, except an account's own scoped OAuth token
 (``_oauth.py``), which it adds as ``Authorization: Bearer`` and never lets leave the server.
 Triggers go to the Events API v2.
-Requests, query strings and headers follow behaviours.md §4 exactly.
+Requests, query strings and headers are exactly those of Backstage's PagerDuty plugin client
+(`plugins/pagerduty/src/api/client.ts`).
 """
 
 from __future__ import annotations
@@ -342,11 +343,8 @@ class PagerDutyClient:
         for path in ("/incidents", "/services", "/oncalls"):
             if f"{path}" in url_prefix:
                 self.indexes.invalidate(path)
+        # core.fetch keys cached reads by the URL the plugin asked for (the proxy URL).
         self.fetch.invalidate(url_prefix)
-        # core.fetch stores proxied reads under their upstream URL; forget those too.
-        resolved = self.fetch.proxy.resolve(httpx.URL(url_prefix)) if self.fetch.proxy else None
-        if resolved is not None:
-            self.fetch.invalidate(str(resolved[0]))
 
     def token_source(self, account: PagerDutyAccount) -> TokenSource | None:
         """The account's OAuth token source (one per account), or None without OAuth."""
@@ -408,7 +406,8 @@ def _segment(value: str) -> str:
 
 def _retry_delay(response: httpx.Response, attempt: int) -> float:
     # PagerDuty's `ratelimit-reset` is the number of seconds until the window resets; it is
-    # sometimes missing (behaviours.md §8), then back off exponentially.
+    # sometimes missing (PagerDuty's rate-limit documentation: a 429 may come without headers),
+    # then back off exponentially.
     reset = response.headers.get("ratelimit-reset")
     if reset:
         try:

@@ -1,7 +1,8 @@
 """PagerDuty REST and Events API payloads, validated at the edge.
 
 Only the fields the plugin reads are modelled; the rest is ignored. PagerDuty sends null
-for several fields its spec says are always present (behaviours.md §8), so most are optional.
+for several fields its OpenAPI description (`REST-openapiv3.json`) says are always present
+(`resolved_at`, `resolve_reason`, ...), so most are optional.
 """
 
 from __future__ import annotations

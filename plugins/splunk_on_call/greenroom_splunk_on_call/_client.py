@@ -274,18 +274,15 @@ class SplunkOnCallClient:
     def _invalidate_incidents(self) -> None:
         url = self.base + "/v1/incidents"
         self.lists.invalidate(lambda key: str(key).startswith("/v1/incidents"))
+        # core.fetch keys cached reads by the URL the plugin asked for (the proxy URL).
         self.fetch.invalidate(url)
-        # core.fetch files cached answers under the upstream URL the proxy resolved to, so
-        # forget that one too (reported to the core: invalidate should accept the proxy URL).
-        resolved = self.fetch.proxy.resolve(httpx.URL(url)) if self.fetch.proxy else None
-        if resolved is not None:
-            self.fetch.invalidate(resolved[0])
 
 
 def _checked(response: httpx.Response, operation: str) -> Any:
     status = response.status_code
     if status in (401, 403):
-        # 403 is also how the API answers its per-endpoint rate limits (behaviours.md §8).
+        # 403 is also how the API answers its per-endpoint rate limits (Splunk On-Call's public
+        # API documentation: mostly 60 calls a minute per endpoint, over that a 403).
         raise UnauthorizedError(MISSING_KEYS)
     if status == 429:
         raise RateLimitedError("Splunk On-Call rate limit reached; try again in a minute")

@@ -1,9 +1,9 @@
 """Splunk On-Call payloads, read tolerantly.
 
-Real answers differ from the swagger (behaviours.md §8): extra fields appear (`entityState`,
-`incidentLink`, ...), optional ones go missing, the on-call keys come in two spellings and
-`GET /v1/user` nests its list in another list. Every model ignores unknown fields and defaults
-what may be absent.
+Real answers differ from the vendor's swagger (`victorops-api-v1.json`): extra fields appear
+(`entityState`, `incidentLink`, ...), optional ones go missing, the on-call keys come in two
+spellings and `GET /v1/user` nests its list in another list. Every model ignores unknown fields
+and defaults what may be absent.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ class OnCallUserRef(_Payload):
 
 
 class OnCallUser(_Payload):
-    # Swagger spells it `onCallUser`; client fixtures captured `onCalluser` (behaviours.md §8).
+    # The swagger spells it `onCallUser`; the fixtures of Backstage's Splunk On-Call plugin
+    # captured `onCalluser`.
     on_call_user: OnCallUserRef | None = Field(
         None, validation_alias=AliasChoices("onCallUser", "onCalluser")
     )

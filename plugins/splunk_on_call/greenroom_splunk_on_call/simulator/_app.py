@@ -469,7 +469,7 @@ def _incident_json(state: SimulatorState, incident: SimIncident, base: str) -> d
         "firstAlertUuid": incident.first_alert_uuid,
         "monitorName": incident.monitor_name,
         "monitorType": incident.monitor_type,
-        # Fields real incidents carry that the swagger omits (behaviours.md §8).
+        # Fields real incidents carry that the vendor's swagger (victorops-api-v1.json) omits.
         "entityState": incident.entity_state,
         "entityType": "SERVICE",
         "entityDisplayName": incident.display_name,

@@ -1,7 +1,8 @@
 """The simulator's seed data: a small but realistic Splunk On-Call organisation.
 
 Team slugs follow the vendor's `team-[\\w\\d]{16}` shape and never equal the team's name, so a
-client that filters incidents by name instead of slug sees nothing (behaviours.md §5).
+client that filters incidents by name instead of slug sees nothing (the bug Backstage's
+Splunk On-Call plugin shipped: it matched incidents to teams by name).
 """
 
 from __future__ import annotations

@@ -146,9 +146,8 @@ class __GR_CLASS__Client:
         return _parse(response, IncidentResponse).incident
 
     def _invalidate_reads(self) -> None:
-        """Reads are cached by core.fetch; what an action changed must be read afresh.
-        core.fetch files each answer under the URL this client asked for (the proxy URL), so
-        that is the prefix to forget."""
+        """Reads are cached by core.fetch; what an action changed must be read afresh."""
+        # core.fetch keys cached reads by the URL asked for (the proxy URL), so this is all.
         self.fetch.invalidate(self.base_url)
 
 
