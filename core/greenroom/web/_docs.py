@@ -37,8 +37,9 @@ def _title(request: Request) -> str:
     return f"{request.app.title} API"
 
 
+# Named as FastAPI names its own, so path_for("swagger_ui_html") finds them.
 @router.get("/docs", response_class=HTMLResponse)
-async def swagger_ui(request: Request) -> HTMLResponse:
+async def swagger_ui_html(request: Request) -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url=request.app.openapi_url or "/openapi.json",
         title=_title(request),
@@ -55,7 +56,7 @@ async def swagger_ui_redirect() -> HTMLResponse:
 
 
 @router.get("/redoc", response_class=HTMLResponse)
-async def redoc(request: Request) -> HTMLResponse:
+async def redoc_html(request: Request) -> HTMLResponse:
     return get_redoc_html(
         openapi_url=request.app.openapi_url or "/openapi.json",
         title=_title(request),
