@@ -47,6 +47,8 @@ from ._exceptions import (
 )
 from ._fetch import FetchApi
 from ._identity import Identity
+from ._incident_detail import IncidentDetail, IncidentDetailProvider, Note, TimelineEntry
+from ._mapping import MappableService, ServiceDirectoryProvider
 from ._plugin import ActionResult, Card, CardContext, Plugin, Simulator, create_plugin, hookimpl
 from ._provider import (
     OPEN_STATUSES,
@@ -99,12 +101,16 @@ __all__ = [
     "Identity",
     "IdentityApi",
     "Incident",
+    "IncidentDetail",
+    "IncidentDetailProvider",
     "IncidentProvider",
     "IncidentProvidersApi",
     "IncidentStatus",
     "IndexCache",
+    "MappableService",
     "MissingSettingError",
     "NotFoundError",
+    "Note",
     "OnCallEntry",
     "Person",
     "Plugin",
@@ -113,7 +119,9 @@ __all__ = [
     "RateLimitedError",
     "RequestFailedError",
     "Scope",
+    "ServiceDirectoryProvider",
     "Simulator",
+    "TimelineEntry",
     "TriggerRequest",
     "UnauthorizedError",
     "config_api_ref",

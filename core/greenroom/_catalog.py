@@ -183,6 +183,14 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.entities)
 
+    def replace(self, entity: Entity) -> None:
+        """Swap in a changed copy of an entity the catalog holds (same kind, namespace and
+        name): the service mapping page adds mapped annotations in memory this way."""
+        key = _entity_key(entity.namespace, entity.kind, entity.name)
+        old = self._by_key[key]
+        self._by_key[key] = entity
+        self.entities = [entity if e is old else e for e in self.entities]
+
     def find(self, namespace: str, kind: str, name: str) -> Entity | None:
         """The entity ``kind:namespace/name``; every part compares case-insensitively."""
         return self._by_key.get(_entity_key(namespace, kind, name))

@@ -85,6 +85,7 @@ def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) 
 
     import greenroom._audit._tables  # noqa: F401 - registers its table
     import greenroom._auth._revocations  # noqa: F401
+    import greenroom._mapping  # noqa: F401 - service mappings (issue 20)
     from greenroom._db import metadata
 
     with database.engine.connect() as connection:

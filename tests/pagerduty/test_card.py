@@ -101,7 +101,7 @@ async def test_full_card(show, simulator):
 
 async def test_trigger_dialog(show):
     html = await show()
-    dialog = html[html.index('<details class="dialog"') : html.index("</details>")]
+    dialog = html[html.index('<details class="dialog"') : html.index("</form>")]
     assert "This action will trigger an incident for &#34;checkout-api&#34;." in dialog or (
         'This action will trigger an incident for "checkout-api".' in dialog
     )

@@ -14,6 +14,7 @@ from greenroom._db import VERSION_TABLE, metadata
 # Tables register themselves on the shared metadata when their modules are imported.
 import greenroom._audit._tables  # noqa: E402, F401  isort: skip
 import greenroom._auth._revocations  # noqa: E402, F401  isort: skip
+import greenroom._mapping  # noqa: E402, F401  isort: skip
 
 connection = context.config.attributes.get("connection")
 if connection is None:

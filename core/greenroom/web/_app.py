@@ -108,7 +108,9 @@ def _include_optional_routers(app: FastAPI) -> None:
     """Routers of the portal's own views that live in their own modules."""
     import importlib
 
-    for module_name in ("_marketplace", "_incidents", "_coverage", "_docs"):
+    for module_name in (
+        "_marketplace", "_incidents", "_coverage", "_incident_detail", "_mapping", "_docs",
+    ):
         try:
             module = importlib.import_module(f"greenroom.web.{module_name}")
         except ModuleNotFoundError as exc:

@@ -26,7 +26,7 @@ from greenroom import (
 from ._client import INCIDENT_CAP, INTEGRATION_KEY_ANNOTATION, dedup_key_for
 from ._config import PagerDutySettings
 from ._payloads import ServicePayload
-from ._provider import NO_INTEGRATION_KEY, PagerDutyProvider, is_pagerduty_available
+from ._provider import NO_INTEGRATION_KEY, SEVERITIES, PagerDutyProvider, is_pagerduty_available
 
 pagerduty_api_ref = create_api_ref(
     "plugin.pagerduty.api", description="PagerDuty incidents, on-call and actions", type=object
@@ -37,6 +37,20 @@ READ_ONLY = (
     "PagerDuty actions are turned off in this portal (plugins.pagerduty.readOnly); "
     "act in PagerDuty itself"
 )
+
+
+def urgency_hint(service: ServicePayload | None) -> str:
+    """What urgency a new incident gets, from the service's urgency rule (PagerDuty sets it;
+    the Events API cannot choose it)."""
+    rule = service.incident_urgency_rule if service is not None else None
+    kind = rule.type if rule is not None else None
+    if kind == "constant" and rule is not None and rule.urgency:
+        return f"Incidents of this service are {rule.urgency} urgency."
+    if kind == "severity_based":
+        return "Urgency follows severity: critical and error are high, warning and info low."
+    if kind == "use_support_hours":
+        return "Urgency depends on the service's support hours."
+    return ""
 
 
 def error_text(exc: ProviderError) -> str:
@@ -118,6 +132,10 @@ async def render(ctx: CardContext) -> str:
             can_trigger=has_key,
             no_key_hint=NO_INTEGRATION_KEY,
             description=prefill.get("description", ""),
+            details=prefill.get("details", ""),
+            severity=prefill.get("severity") or "error",
+            severities=SEVERITIES,
+            urgency_hint=urgency_hint(service),
             # A fresh nonce per rendered form; a resubmit of the same form reuses it.
             nonce=prefill.get("nonce") or secrets.token_urlsafe(12),
             dialog_open=bool(prefill),
@@ -135,8 +153,15 @@ async def trigger(ctx: CardContext, form: Mapping[str, str]) -> ActionResult:
             "Failed to trigger alarm. Describe the problem: the description is required.",
             ok=False,
         )
+    severity = (form.get("severity") or "error").strip()
+    if severity not in SEVERITIES:
+        return ActionResult(
+            f"Failed to trigger alarm. Choose a severity: {', '.join(SEVERITIES)}.", ok=False
+        )
     request = TriggerRequest(
         summary=description,
+        details=(form.get("details") or "").strip(),
+        severity=severity,
         dedup_key=dedup_key_for(ctx.entity, description, form.get("nonce", "")),
     )
     try:

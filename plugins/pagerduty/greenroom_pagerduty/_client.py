@@ -257,7 +257,10 @@ class PagerDutyClient:
         user: str,
         entity_url: str,
         dedup_key: str,
+        severity: str = "error",
+        details: str = "",
     ) -> EventResponse:
+        custom_details = {"user": user, **({"details": details} if details else {})}
         body = {
             "event_action": "trigger",
             "routing_key": integration_key,
@@ -267,9 +270,9 @@ class PagerDutyClient:
             "payload": {
                 "summary": summary,
                 "source": entity_url,
-                "severity": "error",
+                "severity": severity,
                 "class": "manual trigger",
-                "custom_details": {"user": user},
+                "custom_details": custom_details,
             },
         }
         url = f"{account.events_base_url}/enqueue"

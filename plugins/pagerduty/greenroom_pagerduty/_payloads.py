@@ -54,6 +54,11 @@ class EscalationPolicyPayload(_Payload):
         return self.name or self.summary or self.id
 
 
+class UrgencyRule(_Payload):
+    type: str | None = None
+    urgency: str | None = None
+
+
 class ServicePayload(_Payload):
     id: str
     name: str | None = None
@@ -62,6 +67,7 @@ class ServicePayload(_Payload):
     status: str | None = None
     escalation_policy: EscalationPolicyPayload
     integrations: list[IntegrationPayload] = []
+    incident_urgency_rule: UrgencyRule | None = None
 
     @property
     def display_name(self) -> str:

@@ -17,8 +17,11 @@ from greenroom import (
     Entity,
     Identity,
     Incident,
+    IncidentDetail,
     IncidentStatus,
+    MappableService,
     MissingSettingError,
+    Note,
     NotFoundError,
     OnCallEntry,
     Person,
@@ -26,6 +29,7 @@ from greenroom import (
     TriggerRequest,
 )
 
+from . import _directory, _timeline
 from ._client import (
     INCIDENT_CAP,
     INTEGRATION_KEY_ANNOTATION,
@@ -40,6 +44,8 @@ from ._payloads import ChangeEventPayload, IncidentPayload, OnCallPayload, UserP
 
 PROVIDER_ID = "pagerduty"
 NO_INTEGRATION_KEY = "Must provide an integration-key to create incidents"
+#: The Events API v2's severities, most severe first; "error" is the dialog's default.
+SEVERITIES = ("critical", "error", "warning", "info")
 #: Entities whose records are not in an incomplete index are read this many at a time.
 FALLBACK_CONCURRENCY = 8
 
@@ -234,6 +240,10 @@ class PagerDutyProvider:
         summary = request.summary.strip()
         if not summary:
             raise ProviderError("A problem description is required to trigger an incident")
+        if request.severity not in SEVERITIES:
+            raise ProviderError(
+                f"Severity must be one of {', '.join(SEVERITIES)}, not {request.severity!r}"
+            )
         account = self.client.account_for_entity(entity)
         response = await self.client.trigger_incident(
             account,
@@ -242,6 +252,8 @@ class PagerDutyProvider:
             user=user.email or user.name,
             entity_url=self.client.entity_url(entity),
             dedup_key=request.dedup_key or dedup_key_for(entity, summary),
+            severity=request.severity,
+            details=request.details.strip(),
         )
         return ActionOutcome(
             f"Alarm successfully triggered by {user.name}", incident_id=response.dedup_key
@@ -272,6 +284,21 @@ class PagerDutyProvider:
             raise NotFoundError(f"Incident {incident_id} does not belong to this service")
         updated = await self.client.set_incident_status(account, incident_id, status, user.email)
         return self._incident(entity, updated)
+
+    # -- the portal's mapping page (greenroom.ServiceDirectoryProvider; see _directory.py) ----
+
+    async def mappable_services(self) -> list[MappableService]:
+        return await _directory.mappable_services(self.client)
+
+    # -- one incident in full (greenroom.IncidentDetailProvider; see _timeline.py) ----------
+
+    async def incident_detail(self, entity: Entity, incident_id: str) -> IncidentDetail:
+        return await _timeline.incident_detail(self, entity, incident_id)
+
+    async def add_note(
+        self, entity: Entity, incident_id: str, content: str, user: Identity
+    ) -> Note:
+        return await _timeline.add_note(self, entity, incident_id, content, user)
 
     # -- mapping -------------------------------------------------------------------------
 

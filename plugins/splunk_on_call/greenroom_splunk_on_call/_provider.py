@@ -23,8 +23,11 @@ from greenroom import (
     Entity,
     Identity,
     Incident,
+    IncidentDetail,
     IncidentStatus,
+    MappableService,
     MissingSettingError,
+    Note,
     NotFoundError,
     OnCallEntry,
     Person,
@@ -32,6 +35,7 @@ from greenroom import (
     TriggerRequest,
 )
 
+from . import _timeline
 from ._client import SplunkOnCallClient, TargetType
 from ._models import IncidentPayload, PolicyRef, TeamPayload, UserPayload
 
@@ -212,6 +216,30 @@ class SplunkOnCallProvider:
                 )
             )
         return Overview(teams=tuple(views), users=tuple(users))
+
+    # -- the portal's mapping page (greenroom.ServiceDirectoryProvider) ----------------------
+
+    async def mappable_services(self) -> list[MappableService]:
+        """Every team (``GET /v1/team``), mapped with the team annotation."""
+        teams = await self.client.get_teams()
+        return sorted(
+            (
+                MappableService(t.slug, t.name or t.slug, TEAM_ANNOTATION, t.slug)
+                for t in teams
+                if t.slug
+            ),
+            key=lambda m: m.name.lower(),
+        )
+
+    # -- one incident in full (greenroom.IncidentDetailProvider; see _timeline.py) ----------
+
+    async def incident_detail(self, entity: Entity, incident_id: str) -> IncidentDetail:
+        return await _timeline.incident_detail(self, entity, incident_id)
+
+    async def add_note(
+        self, entity: Entity, incident_id: str, content: str, user: Identity
+    ) -> Note:
+        return await _timeline.add_note(self, entity, incident_id, content, user)
 
     # -- the provider contract -------------------------------------------------------------
 

@@ -24,9 +24,18 @@ def main(argv: list[str] | None = None) -> None:
         "--scale", type=int, default=0, metavar="N",
         help="add N generated services (five to an escalation policy) for catalog-scale runs",
     )
+    parser.add_argument(
+        "--oauth-client", action="append", default=[], metavar="ID:SECRET",
+        help="an OAuth client its identity server (POST /oauth/token) issues tokens to",
+    )
+    parser.add_argument("--token-lifetime", type=int, default=3600, metavar="SECONDS")
     args = parser.parse_args(argv)
+    clients = dict(c.split(":", 1) for c in args.oauth_client if ":" in c)
+    if len(clients) != len(args.oauth_client):
+        parser.error("--oauth-client takes ID:SECRET")
     app = create_app(
-        token=args.token, seed=args.seed, rate_limit_per_minute=args.rate_limit, scale=args.scale
+        token=args.token, seed=args.seed, rate_limit_per_minute=args.rate_limit, scale=args.scale,
+        oauth_clients=clients, oauth_token_lifetime=args.token_lifetime,
     )
     print(
         f"PagerDuty simulator: REST at http://{args.host}:{args.port}, "

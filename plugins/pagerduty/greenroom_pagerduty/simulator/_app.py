@@ -22,6 +22,7 @@ from . import _payloads as payloads
 from ._control import Fault, RecordedRequest, SimulatorControl
 from ._oauth import TokenIssuer, add_token_route, required_scope
 from ._state import DEFAULT_HTML_BASE, PagerDutyState
+from ._timeline import Timeline, add_timeline_routes
 
 _MAX_PAGE = 100
 _DEFAULT_PAGE = 25
@@ -118,6 +119,8 @@ def create_app(
         return response
 
     add_token_route(app, identity)
+    app.state.timeline = Timeline()
+    add_timeline_routes(app, state, app.state.timeline)
     _add_rest_routes(app, state, control)
     _add_events_routes(app, state, control)
     _add_control_routes(app, state, control)

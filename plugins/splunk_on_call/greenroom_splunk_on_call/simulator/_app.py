@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from . import _seed
+from ._notes import add_notes_routes
 from ._state import Fault, SimIncident, SimulatorState
 
 PUBLIC = "/api-public"
@@ -341,6 +342,8 @@ def create_app(
     @app.get("/ui/{org}", response_class=HTMLResponse)
     def portal_home(org: str) -> HTMLResponse:
         return HTMLResponse(f"<!doctype html><title>Splunk On-Call</title><h1>{escape(org)}</h1>")
+
+    add_notes_routes(app, state, PUBLIC, _incident_json, base_url)
 
     # -- runtime controls ------------------------------------------------------------------
 

@@ -1,0 +1,237 @@
+"""Service mapping: a provider's services (or teams) tied to catalog entities in the portal,
+without editing every ``catalog-info.yaml``.
+
+A saved mapping is one annotation (``pagerduty.com/service-id: P123``) the portal adds to the
+entity in memory, so every card, view and check uses it exactly as if it were written in the
+catalog file. An annotation the catalog file has always wins over a mapping; nothing is ever
+removed from the catalog, and the files on disk are never written (PagerDuty's own mapping page
+made catalog entries disappear; here a mapping can only add).
+
+Mappings live in the portal's database (``service_mappings``, created by the migrations in
+``greenroom/_migrations``); the demo and tests keep them in memory.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+import sqlalchemy as sa
+
+from ._db import Database, metadata
+from ._entity import Entity
+
+service_mappings = sa.Table(
+    "service_mappings",
+    metadata,
+    sa.Column("provider", sa.String(100), primary_key=True),
+    sa.Column("entity_ref", sa.String(400), primary_key=True),
+    sa.Column("annotation", sa.String(200), nullable=False),
+    sa.Column("value", sa.String(400), nullable=False),
+    sa.Column("updated_by", sa.String(320), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class MappableService:
+    """A service or team a provider lists for mapping: setting ``annotation: value`` on an
+    entity makes the provider cover it. ``integration_keys`` let the page suggest entities
+    whose annotations already name one of them."""
+
+    id: str
+    name: str
+    annotation: str
+    value: str
+    integration_keys: tuple[str, ...] = ()
+    url: str | None = None
+
+
+@runtime_checkable
+class ServiceDirectoryProvider(Protocol):
+    """A provider whose services (or teams) can be mapped to entities on ``/mapping/<id>``."""
+
+    async def mappable_services(self) -> Sequence[MappableService]:
+        """Every service (or team) of the account, by name."""
+        ...
+
+
+@dataclass(frozen=True)
+class ServiceMapping:
+    provider: str
+    entity_ref: str
+    annotation: str
+    value: str
+    updated_by: str
+    updated_at: datetime
+
+
+class MappingStore(Protocol):
+    def all(self) -> list[ServiceMapping]: ...
+
+    def save(self, mapping: ServiceMapping) -> None: ...
+
+    def delete(self, provider: str, entity_ref: str) -> None: ...
+
+
+class MemoryMappingStore:
+    """Mappings in this process only (the demo, tests)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], ServiceMapping] = {}
+        self._lock = threading.Lock()
+
+    def all(self) -> list[ServiceMapping]:
+        with self._lock:
+            return sorted(self._rows.values(), key=lambda m: (m.provider, m.entity_ref))
+
+    def save(self, mapping: ServiceMapping) -> None:
+        with self._lock:
+            self._rows[(mapping.provider, mapping.entity_ref)] = mapping
+
+    def delete(self, provider: str, entity_ref: str) -> None:
+        with self._lock:
+            self._rows.pop((provider, entity_ref), None)
+
+
+class SqlMappingStore:
+    """Mappings in the portal's SQL database; the schema is migrated before first use."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def _ensure_schema(self) -> None:
+        with self._lock:
+            if not self._ready:
+                self.database.upgrade()
+                self._ready = True
+
+    def all(self) -> list[ServiceMapping]:
+        # Reading never migrates: a database without the table has no mappings yet.
+        with self.database.begin() as connection:
+            if not self._ready and not sa.inspect(connection).has_table("service_mappings"):
+                return []
+            rows = connection.execute(
+                sa.select(service_mappings).order_by(
+                    service_mappings.c.provider, service_mappings.c.entity_ref
+                )
+            ).all()
+        return [
+            ServiceMapping(
+                r.provider, r.entity_ref, r.annotation, r.value, r.updated_by, _aware(r.updated_at)
+            )
+            for r in rows
+        ]
+
+    def save(self, mapping: ServiceMapping) -> None:
+        self._ensure_schema()
+        key = (service_mappings.c.provider == mapping.provider) & (
+            service_mappings.c.entity_ref == mapping.entity_ref
+        )
+        values = {
+            "annotation": mapping.annotation,
+            "value": mapping.value,
+            "updated_by": mapping.updated_by,
+            "updated_at": mapping.updated_at,
+        }
+        with self.database.begin() as connection:
+            # One transaction: replace the entity's mapping for this provider.
+            connection.execute(sa.delete(service_mappings).where(key))
+            connection.execute(
+                sa.insert(service_mappings).values(
+                    provider=mapping.provider, entity_ref=mapping.entity_ref, **values
+                )
+            )
+
+    def delete(self, provider: str, entity_ref: str) -> None:
+        self._ensure_schema()
+        with self.database.begin() as connection:
+            connection.execute(
+                sa.delete(service_mappings).where(
+                    (service_mappings.c.provider == provider)
+                    & (service_mappings.c.entity_ref == entity_ref)
+                )
+            )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- applying mappings to the catalog -------------------------------------------------------------
+
+
+def mapped_entity(entity: Entity, mappings: Iterable[ServiceMapping]) -> Entity:
+    """``entity`` with the mapped annotations added; the catalog's own annotations win."""
+    added = {m.annotation: m.value for m in mappings if m.entity_ref == entity.ref}
+    extra = {k: v for k, v in added.items() if k not in entity.annotations}
+    if not extra:
+        return entity
+    return replace(entity, annotations={**entity.annotations, **extra})
+
+
+def annotation_wins(entity: Entity, annotations: Iterable[str]) -> str | None:
+    """The catalog annotation (of ``annotations``) the entity already has, if any."""
+    for key in annotations:
+        if str(entity.annotations.get(key) or "").strip():
+            return key
+    return None
+
+
+# --- suggestions ----------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9]+")
+_NOISE = {"service", "services", "api", "the", "svc", "app"}
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _NOISE}
+
+
+def suggest(
+    entity: Entity, services: Sequence[MappableService]
+) -> tuple[MappableService, str] | None:
+    """The likeliest service for ``entity`` and why: an integration key one of its annotations
+    already names, else the most shared words between names (entity name or title)."""
+    values = {str(v).strip() for v in entity.annotations.values()}
+    for service in services:
+        if values.intersection(service.integration_keys):
+            return service, "integration key in its annotations"
+    mine = _words(entity.name) | _words(entity.title or "")
+    best: tuple[float, MappableService] | None = None
+    for service in services:
+        theirs = _words(service.name)
+        if not mine or not theirs:
+            continue
+        score = len(mine & theirs) / len(mine | theirs)
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, service)
+    if best is None or best[0] < 0.34:
+        return None
+    return best[1], "similar name"
+
+
+def snippet(entity: Entity, annotations: dict[str, str]) -> str:
+    """The ``catalog-info.yaml`` lines that would make a mapping part of the catalog."""
+    lines = [
+        f"# {entity.ref}" + (f"  ({entity.source})" if entity.source else ""),
+        "metadata:",
+        f"  name: {entity.name}",
+        "  annotations:",
+    ]
+    lines += [f"    {key}: {_yaml_scalar(value)}" for key, value in sorted(annotations.items())]
+    return "\n".join(lines)
+
+
+def _yaml_scalar(value: str) -> str:
+    return (
+        value
+        if re.fullmatch(r"[A-Za-z0-9._/-]+", value)
+        else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    )

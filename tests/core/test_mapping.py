@@ -1,0 +1,266 @@
+"""Service mapping: the stores (memory, SQLite, a PostgreSQL server), the catalog overlay (a
+catalog annotation wins, nothing removed, files never written), suggestions, the export, and
+the page through the real web app with an in-memory provider."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from greenroom import (
+    Capability,
+    Entity,
+    MappableService,
+    ServiceDirectoryProvider,
+    create_api_factory,
+    create_api_ref,
+    create_plugin,
+)
+from greenroom._db import Database
+from greenroom._mapping import (
+    MemoryMappingStore,
+    ServiceMapping,
+    SqlMappingStore,
+    mapped_entity,
+    snippet,
+    suggest,
+)
+from greenroom._portal import build_portal
+from greenroom.web import create_app
+
+ANNOTATION = "alpha.example.com/service"
+CATALOG = f"""\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: checkout
+  annotations: {{{ANNOTATION}: checkout}}
+spec: {{type: service, owner: team-shop}}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: ledger-service
+  title: Ledger
+  annotations: {{github.com/project-slug: acme/ledger}}
+spec: {{type: service, owner: team-pay}}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata: {{name: team-pay}}
+spec: {{type: team}}
+"""
+SERVICES = [
+    MappableService("S-CHK", "Checkout", ANNOTATION, "checkout", ("KEY-CHECKOUT",)),
+    MappableService("S-LED", "Ledger Service", ANNOTATION, "ledger"),
+    MappableService("S-ID", "Identity", ANNOTATION, "identity"),
+]
+
+
+def _mapping(entity_ref: str, value: str, who: str = "ada") -> ServiceMapping:
+    return ServiceMapping("alpha", entity_ref, ANNOTATION, value, who, datetime.now(UTC))
+
+
+# -- stores -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    if request.param == "memory":
+        yield MemoryMappingStore()
+        return
+    url = (
+        f"sqlite:///{tmp_path / 'mappings.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    database = Database(url)
+    try:
+        yield SqlMappingStore(database)
+    finally:
+        database.close()
+
+
+def test_store_saves_replaces_and_deletes(store: Any) -> None:
+    assert store.all() == []  # a database without the table yet has no mappings
+    store.save(_mapping("component:default/a", "one"))
+    store.save(_mapping("component:default/b", "two"))
+    store.save(_mapping("component:default/a", "three", who="grace"))
+    found = [(m.entity_ref, m.value, m.updated_by) for m in store.all()]
+    assert found == [
+        ("component:default/a", "three", "grace"),
+        ("component:default/b", "two", "ada"),
+    ]
+    assert all(m.updated_at.tzinfo is not None for m in store.all())
+    store.delete("alpha", "component:default/a")
+    assert [m.entity_ref for m in store.all()] == ["component:default/b"]
+
+
+# -- the overlay, suggestions, snippets --------------------------------------------------------
+
+
+def test_a_catalog_annotation_wins_and_nothing_is_removed() -> None:
+    annotated = Entity("Component", "checkout", annotations={ANNOTATION: "checkout", "x": "1"})
+    plain = Entity("Component", "ledger", annotations={"x": "1"})
+    mappings = [_mapping(annotated.ref, "other"), _mapping(plain.ref, "ledger")]
+    assert mapped_entity(annotated, mappings) is annotated
+    mapped = mapped_entity(plain, mappings)
+    assert dict(mapped.annotations) == {"x": "1", ANNOTATION: "ledger"}
+    assert dict(plain.annotations) == {"x": "1"}
+
+
+def test_suggestions_by_integration_key_then_by_name() -> None:
+    keyed = Entity("Component", "storefront", annotations={"pager/key": "KEY-CHECKOUT"})
+    assert suggest(keyed, SERVICES) == (SERVICES[0], "integration key in its annotations")
+    named = Entity("Component", "ledger-service", title="Ledger")
+    assert suggest(named, SERVICES) == (SERVICES[1], "similar name")
+    assert suggest(Entity("Component", "wiki"), SERVICES) is None
+
+
+def test_snippet_is_yaml_a_catalog_file_takes() -> None:
+    entity = Entity("Component", "ledger", source="catalog/ledger.yaml")
+    text = snippet(entity, {ANNOTATION: "ledger", "odd": 'a "b": c'})
+    assert text.splitlines() == [
+        "# component:default/ledger  (catalog/ledger.yaml)",
+        "metadata:",
+        "  name: ledger",
+        "  annotations:",
+        f"    {ANNOTATION}: ledger",
+        '    odd: "a \\"b\\": c"',
+    ]
+
+
+# -- the page ----------------------------------------------------------------------------------
+
+
+class DirectoryProvider:
+    id = "alpha"
+    title = "Alpha Pager"
+    annotations = (ANNOTATION,)
+    capabilities = frozenset({Capability.INCIDENTS})
+
+    def __init__(self) -> None:
+        self.fail: Exception | None = None
+
+    def is_available(self, entity: Entity) -> bool:
+        return bool(entity.annotations.get(ANNOTATION))
+
+    async def list_incidents(self, entity: Entity, **_: Any) -> list[Any]:
+        return []
+
+    async def mappable_services(self) -> Sequence[MappableService]:
+        if self.fail is not None:
+            raise self.fail
+        return SERVICES
+
+
+@pytest.fixture
+def alpha() -> DirectoryProvider:
+    return DirectoryProvider()
+
+
+def _portal(tmp_path: Path, alpha: DirectoryProvider) -> Any:
+    (tmp_path / "catalog-info.yaml").write_text(CATALOG)
+    config = tmp_path / "app-config.yaml"
+    config.write_text("catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n")
+    ref = create_api_ref("plugin.alpha.provider")
+    plugin = create_plugin(id="alpha", apis=[create_api_factory(ref, alpha)], providers=[ref])
+    return build_portal([config], plugins=[plugin], load_entry_points=False, demo=False)
+
+
+@pytest.fixture
+def client(tmp_path: Path, alpha: DirectoryProvider) -> Iterator[TestClient]:
+    with TestClient(create_app(_portal(tmp_path, alpha))) as test_client:
+        yield test_client
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def _save(client: TestClient, entity: str, service: str) -> Any:
+    page = client.get("/mapping/alpha")
+    return client.post(
+        "/mapping/alpha",
+        data={"csrf_token": _csrf(page.text), "entity": entity, "service": service},
+    )
+
+
+def test_provider_protocol(alpha: DirectoryProvider) -> None:
+    assert isinstance(alpha, ServiceDirectoryProvider)
+
+
+def test_page_lists_entities_services_and_suggestions(client: TestClient) -> None:
+    page = client.get("/mapping/alpha")
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", page.text)
+    assert "Suggested: Ledger Service (similar name)" in text
+    assert f"<code>{ANNOTATION}: checkout</code>" in text and "Annotated in the catalog" in text
+    assert "team-pay" not in re.findall(r'data-entity="([^"]+)"', page.text)  # groups are not
+
+
+def test_saving_maps_the_entity_in_memory_only(client: TestClient, tmp_path: Path) -> None:
+    on_disk = (tmp_path / "catalog-info.yaml").read_bytes()
+    answer = _save(client, "component:default/ledger-service", "ledger")
+    assert answer.status_code == 200 and "Ledger is mapped to Ledger Service" in answer.text
+    portal = client.app.state.portal  # type: ignore[attr-defined]
+    ledger = portal.catalog.find("default", "component", "ledger-service")
+    assert ledger.annotations[ANNOTATION] == "ledger"
+    assert ledger.annotations["github.com/project-slug"] == "acme/ledger"  # nothing removed
+    assert [p.provider.id for p in portal.providers() if p.provider.is_available(ledger)] == [
+        "alpha"
+    ]
+    assert (tmp_path / "catalog-info.yaml").read_bytes() == on_disk
+    export = client.get("/mapping/alpha/export").text
+    assert "# component:default/ledger-service" in export and f"    {ANNOTATION}: ledger" in export
+
+    # An empty choice removes the mapping, and with it the annotation it added.
+    _save(client, "component:default/ledger-service", "")
+    ledger = portal.catalog.find("default", "component", "ledger-service")
+    assert ANNOTATION not in ledger.annotations
+    assert "ledger-service" not in client.get("/mapping/alpha/export").text
+
+
+def test_a_mapping_of_an_annotated_entity_says_the_annotation_wins(client: TestClient) -> None:
+    answer = _save(client, "component:default/checkout", "identity")
+    assert "own catalog annotation wins" in answer.text
+    assert "this wins over the saved mapping" in answer.text
+    portal = client.app.state.portal  # type: ignore[attr-defined]
+    checkout = portal.catalog.find("default", "component", "checkout")
+    assert checkout.annotations[ANNOTATION] == "checkout"
+
+
+def test_refusals_change_nothing(client: TestClient, alpha: DirectoryProvider) -> None:
+    client.get("/mapping/alpha")
+    forged = client.post(
+        "/mapping/alpha",
+        data={
+            "csrf_token": "forged",
+            "entity": "component:default/ledger-service",
+            "service": "ledger",
+        },
+    )
+    assert forged.status_code == 403
+    assert _save(client, "component:default/ledger-service", "nope").status_code == 400
+    assert _save(client, "component:default/nobody", "ledger").status_code == 400
+    alpha.fail = RuntimeError("vendor down")
+    assert _save(client, "component:default/ledger-service", "ledger").status_code == 502
+    assert client.app.state.mapping_store.all() == []  # type: ignore[attr-defined]
+    assert client.get("/mapping/nope").status_code == 404
+
+
+def test_mappings_outlive_a_restart(tmp_path: Path, alpha: DirectoryProvider) -> None:
+    with TestClient(create_app(_portal(tmp_path, alpha))) as first:
+        _save(first, "component:default/ledger-service", "ledger")
+    with TestClient(create_app(_portal(tmp_path, alpha))) as second:
+        portal = second.app.state.portal  # type: ignore[attr-defined]
+        ledger = portal.catalog.find("default", "component", "ledger-service")
+        assert ledger.annotations[ANNOTATION] == "ledger"
