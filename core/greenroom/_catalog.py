@@ -173,6 +173,8 @@ class Catalog:
         )
         self.problems: list[CatalogProblem] = found
         self._keys: list[tuple[str, str, str]] | None = None
+        self._kinds: list[str] | None = None
+        self._owners: list[str] | None = None
 
     @classmethod
     def from_entities(
@@ -201,6 +203,8 @@ class Catalog:
         """Entities matching every word of ``query`` (in name, title, owner, kind or
         description), of ``kind`` and owned by ``owner`` when given; all case-insensitive."""
         words = query.lower().split()
+        if not (words or kind or owner):
+            return list(self.entities)
         wanted_owner = owner_key(owner) if owner else None
         wanted_kind = kind.lower() if kind else None
         found = []
@@ -232,10 +236,14 @@ class Catalog:
         return self._keys
 
     def kinds(self) -> list[str]:
-        return sorted({e.kind for e in self.entities}, key=str.lower)
+        if self._kinds is None:  # the catalog does not change once loaded
+            self._kinds = sorted({e.kind for e in self.entities}, key=str.lower)
+        return list(self._kinds)
 
     def owners(self) -> list[str]:
-        return sorted({e.owner for e in self.entities if e.owner}, key=str.lower)
+        if self._owners is None:
+            self._owners = sorted({e.owner for e in self.entities if e.owner}, key=str.lower)
+        return list(self._owners)
 
 
 def merge_annotations(entities: Iterable[Entity]) -> list[Entity]:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ._config import validate_section
 from ._entity import Entity, owner_key, owner_label
 from ._exceptions import GreenroomError
-from ._provider import Capability, CoverageCheck
+from ._provider import Capability, CoverageCheck, has_bulk_reads
 
 if TYPE_CHECKING:
     from ._portal import Portal
@@ -327,13 +327,121 @@ async def evaluate(
         for entity in portal.catalog.entities
         if (rules := policy.rules_for(entity))
     ]
-    entries = await asyncio.gather(
-        *(
-            evaluate_entity(e, r, providers, timeout=timeout, scrub=portal.scrub)
-            for e, r in selected
+    scrub = portal.scrub
+    # Providers with bulk reads answer for every entity at once, from their account-wide
+    # indexes: a catalog of 10,000 costs them a few list reads and no task per entity.
+    bulk = [p for p in providers if has_bulk_reads(p)]
+    known = dict(
+        zip(
+            (p.id for p in bulk),
+            await asyncio.gather(
+                *(
+                    _bulk_checks(p, [e for e, _ in selected if covers(p, e)], timeout, scrub)
+                    for p in bulk
+                )
+            ),
+            strict=True,
         )
     )
+    if not bulk:
+        entries = await asyncio.gather(
+            *(evaluate_entity(e, r, providers, timeout=timeout, scrub=scrub) for e, r in selected)
+        )
+        return CoverageReport(tuple(entries), has_policy=bool(policy.rules))
+    others = [p for p in providers if not has_bulk_reads(p)]
+    asked = {
+        entity.ref: [p for p in others if covers(p, entity)] for entity, _ in selected
+    }
+    answered = dict(
+        zip(
+            [ref for ref, mine in asked.items() if mine],
+            await asyncio.gather(
+                *(
+                    asyncio.gather(*(_check(p, entity, timeout, scrub) for p in asked[entity.ref]))
+                    for entity, _ in selected
+                    if asked[entity.ref]
+                )
+            ),
+            strict=True,
+        )
+    )
+    entries = [
+        _entry(
+            entity,
+            rules,
+            [known[p.id][entity.ref] for p in bulk if entity.ref in known[p.id]]
+            + list(answered.get(entity.ref, ())),
+        )
+        for entity, rules in selected
+    ]
     return CoverageReport(tuple(entries), has_policy=bool(policy.rules))
+
+
+def _entry(
+    entity: Entity, rules: Sequence[CoverageRule], checks: Sequence[CoverageCheck]
+) -> EntityCoverage:
+    if not checks:
+        return EntityCoverage(entity, NOT_COVERED, tuple(rules))
+    states = {c.state for c in checks}
+    if COVERED in states:
+        state = COVERED
+    else:
+        state = UNKNOWN if UNKNOWN in states else BROKEN if BROKEN in states else NOT_COVERED
+    return EntityCoverage(entity, state, tuple(rules), tuple(checks))
+
+
+async def _bulk_checks(
+    provider: IncidentProvider, entities: Sequence[Entity], timeout: float, scrub: Any
+) -> dict[str, CoverageCheck]:
+    """Each entity's check from one bulk read, with the same rules as :func:`_check`."""
+    provider_id = getattr(provider, "id", "") or ""
+    title = provider.title
+    if not entities:
+        return {}
+    try:
+        async with asyncio.timeout(timeout):
+            checks = await provider.bulk_coverage(entities)  # type: ignore[attr-defined]
+            confirmed = [
+                e for e in entities
+                if (c := checks.get(e.ref)) is not None and c.state == COVERED
+            ]
+            on_call = None
+            if confirmed and Capability.ON_CALL in provider.capabilities:
+                on_call = await provider.bulk_on_call(confirmed)  # type: ignore[attr-defined]
+    except TimeoutError:
+        reason = f"{title} did not answer within {timeout:g} s"
+        return {e.ref: CoverageCheck(UNKNOWN, reason, provider_id) for e in entities}
+    except Exception:  # noqa: BLE001 - e.g. one entity's bad annotation failed the whole read
+        # Ask per entity instead, so each gets its own answer (or its own reason).
+        checks_one_by_one = await asyncio.gather(
+            *(_check(provider, e, timeout, scrub) for e in entities)
+        )
+        return {e.ref: c for e, c in zip(entities, checks_one_by_one, strict=True)}
+    found = {}
+    for entity in entities:
+        check = checks.get(entity.ref)
+        if check is None:
+            found[entity.ref] = CoverageCheck(
+                UNKNOWN, f"{title} did not answer for it", provider_id
+            )
+        elif check.state not in (COVERED, NOT_COVERED, BROKEN):
+            found[entity.ref] = CoverageCheck(
+                UNKNOWN, f"{title} answered {check.state!r}", provider_id
+            )
+        elif check.state == COVERED and on_call is not None and not on_call.found.get(entity.ref):
+            # A service whose escalation policy pages nobody is not confirmed coverage.
+            error = on_call.errors.get(entity.ref)
+            reason = (
+                f"{title} could not say who is on call: {scrub(str(error))}" if error
+                else f"{scrub(check.reason) or title}, but its escalation policy is empty: "
+                "nobody is on call"
+            )
+            found[entity.ref] = CoverageCheck(UNKNOWN, reason, check.provider or provider_id)
+        else:
+            found[entity.ref] = CoverageCheck(
+                check.state, scrub(check.reason), check.provider or provider_id
+            )
+    return found
 
 
 # --- what to add to catalog-info.yaml ------------------------------------------------------------

@@ -103,7 +103,10 @@ async def open_incidents(portal: Portal) -> tuple[list[IncidentRow], list[Provid
     """Every open incident once (with every entity it pages), newest first, and the providers
     that could not answer."""
     gathered = await gather_from_providers(
-        portal, Capability.INCIDENTS, lambda p, e: p.list_incidents(e, statuses=OPEN_STATUSES)
+        portal,
+        Capability.INCIDENTS,
+        lambda p, e: p.list_incidents(e, statuses=OPEN_STATUSES),
+        bulk=lambda p, entities: p.bulk_open_incidents(entities),
     )
     rows: dict[tuple[str, str], IncidentRow] = {}
     for provider, entity, incidents in gathered.results:

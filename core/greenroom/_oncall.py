@@ -25,7 +25,12 @@ def _by_level(entry: OnCallEntry) -> tuple[int, str]:
 
 async def on_call_groups(portal: Portal) -> tuple[list[OnCallGroup], list[ProviderFailure]]:
     """Owners in name order, each with its entities and their on-call entries (by level)."""
-    gathered = await gather_from_providers(portal, Capability.ON_CALL, lambda p, e: p.on_call(e))
+    gathered = await gather_from_providers(
+        portal,
+        Capability.ON_CALL,
+        lambda p, e: p.on_call(e),
+        bulk=lambda p, entities: p.bulk_on_call(entities),
+    )
     per_entity: dict[str, tuple[Entity, list[OnCallEntry]]] = {}
     for _provider, entity, entries in gathered.results:
         per_entity.setdefault(entity.ref, (entity, []))[1].extend(entries)

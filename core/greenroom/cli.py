@@ -126,7 +126,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ._exceptions import GreenroomError
     from .web import create_app
+    from .web._access_log import use_buffered_access_log
 
+    use_buffered_access_log()
     internal_host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     paths = _config_paths(args.config)
     try:

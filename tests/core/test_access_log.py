@@ -3,6 +3,8 @@ credentials in queries and webhook tokens in paths redacted, and the id returned
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 import re
 import textwrap
@@ -14,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from greenroom._portal import build_portal
 from greenroom.web import create_app
-from greenroom.web._access_log import loggable_path
+from greenroom.web._access_log import BufferedAccessLogHandler, loggable_path
 
 QUERY_SECRET = "qs-5ecret-0f-the-query"
 HOOK_TOKEN = "hook-t0ken-in-the-path"
@@ -106,3 +108,20 @@ def test_a_plain_incoming_request_id_is_kept_and_any_other_replaced(
 )
 def test_loggable_path(path: str, query: bytes, shown: str) -> None:
     assert loggable_path(path, query) == shown
+
+
+async def test_the_buffered_handler_writes_each_line_soon_and_everything_on_close() -> None:
+    stream = io.StringIO()
+    handler = BufferedAccessLogHandler(stream, interval=0.05)
+    flushed: list[str] = []
+    stream.flush = lambda: flushed.append(stream.getvalue())  # type: ignore[method-assign]
+    record = logging.LogRecord("greenroom.access", logging.INFO, __file__, 0, "GET / 200", (),
+                               None)
+    handler.emit(record)
+    handler.emit(record)
+    assert flushed == []  # no write per line while the event loop runs
+    await asyncio.sleep(0.2)
+    assert flushed == ["GET / 200\nGET / 200\n"]
+    handler.emit(record)
+    handler.close()
+    assert flushed[-1].count("GET / 200") == 3

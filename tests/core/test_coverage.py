@@ -373,6 +373,18 @@ async def test_unknown_account_and_empty_escalation_policy_are_unknown(
     assert 'names account "eu"' in entries["other-account"].reason
 
 
+async def test_empty_escalation_policy_is_unknown_from_bulk_reads_too(
+    tmp_path: Path, pagerduty: tuple[str, object]
+) -> None:
+    # Without the bad-account entity PagerDuty answers every entity from its bulk reads.
+    two = "---\n".join(PD_CATALOG.split("---\n")[:2])
+    entries = await pd_report(pd_config(tmp_path, pagerduty[0], catalog=two))
+    assert {name: e.state for name, e in entries.items()} == {
+        "paged": "covered", "nobody-on-call": "unknown",
+    }
+    assert "escalation policy is empty: nobody is on call" in entries["nobody-on-call"].reason
+
+
 async def test_invalid_token_is_unknown_and_never_shown(
     tmp_path: Path, pagerduty: tuple[str, object]
 ) -> None:

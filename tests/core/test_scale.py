@@ -128,6 +128,7 @@ def write_portal_config(
             }
         },
         "pagerDuty": {"eventsBaseUrl": f"{pagerduty_url}/v2"},
+        "coverage": {"rules": [{"name": "components", "kinds": ["Component"]}]},
     }
     path = folder / "app-config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -179,6 +180,10 @@ def test_upstream_calls_do_not_grow_with_the_catalog(tmp_path, pagerduty, splunk
     assert "Entities 1–50 of 4200" in large_pages["/"]
 
 
+def _on_call_rows(html: str) -> list[str]:
+    return re.findall(r'data-entity="component:default/(svc-\d+)"', html)
+
+
 def _rows(html: str) -> list[str]:
     return re.findall(r'<a href="/catalog/default/component/(svc-\d+)">', html)
 
@@ -201,6 +206,31 @@ def test_home_page_is_paged_and_searched_on_the_server(tmp_path, pagerduty, splu
         assert _rows(found) == ["svc-00011"]
         owned = client.get("/?owner=team-03").text
         assert _rows(owned) == ["svc-00003", "svc-00043", "svc-00083"]
+        # /oncall is paged by service too, each page keeping the owners' grouping.
+        on_call = client.get("/oncall").text
+        assert "Services 1–50 of 80" in on_call and 'href="/oncall?page=2"' in on_call
+        second = client.get("/oncall?page=2").text
+        assert "Services 51–80 of 80" in second
+        assert set(_on_call_rows(on_call)).isdisjoint(_on_call_rows(second))
+        assert len(_on_call_rows(on_call) + _on_call_rows(second)) == 80
         # Summaries are computed for the rows shown: a PagerDuty row says what is open.
         assert re.search(r"PagerDuty:</span> On call: [^<]+ · \d+ open incident", first)
         assert re.search(r"Splunk On-Call:</span> [^<]+ · on call: Gen user", first)
+
+
+def test_coverage_of_a_large_catalog_comes_from_the_indexes(tmp_path, pagerduty, splunk):
+    pagerduty.app.state.control.requests.clear()
+    splunk.app.state.simulator.requests.clear()
+    config = write_portal_config(tmp_path, 2_100, pagerduty.url, splunk.url)
+    with TestClient(create_app(build_portal([config], demo=False))) as client:
+        report = client.get("/api/coverage").json()
+        calls = upstream_requests(pagerduty, splunk)
+        again = client.get("/api/coverage?state=not-covered").json()
+    # A third on PagerDuty and a third on Splunk On-Call, all known to the vendors.
+    assert (report["total"], report["covered"], report["notCovered"], report["broken"]) == (
+        2_100, 1_400, 700, 0
+    )
+    assert again["total"] == 700
+    # The account-wide lists, not a lookup per entity: 8 pages of services and the teams.
+    assert not [c for c in calls if "/services/" in c or "query" in c]
+    assert len(calls) <= 12, calls

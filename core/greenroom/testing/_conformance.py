@@ -227,5 +227,7 @@ class IncidentProviderConformance:
             assert missing_entity.ref in answer.errors
         checks = await provider.bulk_coverage(entities)
         assert checks[entity.ref].state == (await provider.check_coverage(entity)).state
-        assert checks[missing_entity.ref].state == "broken"
+        assert checks[missing_entity.ref].state == "broken", (
+            "an annotation the vendor does not know is broken coverage"
+        )
         assert bare.ref not in checks

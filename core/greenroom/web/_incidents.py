@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from .._gather import ProviderFailure
 from .._incidents import Filters, IncidentActionRefused, act_on_incident, open_incidents
-from .._oncall import on_call_groups
+from .._oncall import OnCallGroup, on_call_groups
 from .._provider import OPEN_STATUSES, IncidentStatus, OnCallEntry
 from ._context import page_context, portal_of, render_page, render_partial
 from ._paging import provider_blocks
@@ -190,14 +190,45 @@ async def on_call_page(request: Request) -> Response:
     portal = portal_of(request)
     groups, failures = await on_call_groups(portal)
     titles = {h.provider.id: h.provider.title for h in portal.providers()}
+    shown, pager = _on_call_page_of(groups, str(request.query_params.get("page") or "1"))
     ctx = page_context(request, nav="oncall")
     ctx.update(
-        groups=groups,
+        groups=shown,
+        pager=pager,
         failures=[f for f in failures if not f.unknown],
         banner=failure_banner(request, failures),
         titles=titles,
     )
     return render_page(request, "oncall.html", ctx)
+
+
+#: Services per page of /oncall: a catalog of 10,000 is not one 7 MB page.
+ON_CALL_PAGE_SIZE = 50
+
+
+def _on_call_page_of(
+    groups: Sequence[OnCallGroup], page: str
+) -> tuple[list[OnCallGroup], dict[str, Any]]:
+    """The owners' groups cut to one page of services, in the same order, and the pager."""
+    flat = [(g.owner, entity, entries) for g in groups for entity, entries in g.entities]
+    pages = max(1, -(-len(flat) // ON_CALL_PAGE_SIZE))
+    number = min(max(1, int(page) if page.isdigit() else 1), pages)
+    start = (number - 1) * ON_CALL_PAGE_SIZE
+    shown: list[OnCallGroup] = []
+    for owner, entity, entries in flat[start : start + ON_CALL_PAGE_SIZE]:
+        if not shown or shown[-1].owner != owner:
+            shown.append(OnCallGroup(owner, []))
+        shown[-1].entities.append((entity, entries))
+    pager = {
+        "page": number,
+        "pages": pages,
+        "total": len(flat),
+        "first": start + 1,
+        "last": min(start + ON_CALL_PAGE_SIZE, len(flat)),
+        "previous": f"/oncall?page={number - 1}" if number > 1 else None,
+        "next": f"/oncall?page={number + 1}" if number < pages else None,
+    }
+    return shown, pager
 
 
 class OnCallOut(BaseModel):

@@ -86,11 +86,12 @@ async def catalog_page(
     head, _, rest = html.partition(ROWS_MARKER)
     middle, _, tail = rest.partition(COVERAGE_MARKER)
     parts = templates.get_template("greenroom/home_rows.html").module
-    coverage = asyncio.ensure_future(_coverage_summary(request))
 
     async def body() -> AsyncIterator[str]:
+        yield head
+        # Started once the head is out: the coverage of a large catalog takes a while.
+        coverage = asyncio.ensure_future(_coverage_summary(request))
         try:
-            yield head
             if shown:
                 providers = await _provider_badges(portal, shown)
                 lines = await summaries(portal, shown, viewer)

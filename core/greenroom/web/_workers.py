@@ -41,6 +41,9 @@ def worker_app() -> Any:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    from ._access_log import use_buffered_access_log
+
+    use_buffered_access_log()
     paths = [p for p in os.environ.get(CONFIG_ENV, "").split(os.pathsep) if p]
     portal = build_portal(paths, base_url=os.environ[BASE_URL_ENV], demo=False)
     return create_app(portal)

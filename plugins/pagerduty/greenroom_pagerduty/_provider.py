@@ -144,10 +144,9 @@ class PagerDutyProvider:
 
     async def bulk_coverage(self, entities: Sequence[Entity]) -> Mapping[str, CoverageCheck]:
         answer = await self._bulk(entities, self._coverage_list, "")
-        checks = {ref: found[0] for ref, found in answer.found.items() if found}
-        for ref, exc in answer.errors.items():
-            checks[ref] = CoverageCheck("broken", str(exc), PROVIDER_ID)
-        return checks
+        # An entity whose check failed (the vendor is unreachable) is left out: the portal
+        # then reports it as annotated but unconfirmed, as it does for check_coverage.
+        return {ref: found[0] for ref, found in answer.found.items() if found}
 
     async def _coverage_list(self, entity: Entity) -> list[CoverageCheck]:
         return [await self.check_coverage(entity)]
@@ -181,13 +180,20 @@ class PagerDutyProvider:
         mine = [e for e in mine if e.ref not in errors]
 
         async def one(entity: Entity) -> None:
-            async with limit:
-                try:
-                    found[entity.ref] = await call(entity)
-                except Exception as exc:  # noqa: BLE001 - reported per entity
-                    errors[entity.ref] = exc
+            try:
+                found[entity.ref] = await call(entity)
+            except Exception as exc:  # noqa: BLE001 - reported per entity
+                errors[entity.ref] = exc
 
-        await asyncio.gather(*(one(e) for e in mine))
+        async def limited(entity: Entity) -> None:
+            async with limit:
+                await one(entity)
+
+        if notes:  # some lists were cut: entities they lack are read one by one, a few at once
+            await asyncio.gather(*(limited(e) for e in mine))
+        else:  # every answer is in memory: no task per entity
+            for entity in mine:
+                await one(entity)
         return BulkAnswer(found, errors, " ".join(notes))
 
     async def _warm(self, account: PagerDutyAccount, index: str) -> str:

@@ -308,10 +308,9 @@ class SplunkOnCallProvider:
             return [await self.check_coverage(entity)]
 
         answer = await self._bulk(entities, check, [self.client.teams_by()])
-        checks = {ref: found[0] for ref, found in answer.found.items() if found}
-        for ref, exc in answer.errors.items():
-            checks[ref] = CoverageCheck("broken", str(exc), PROVIDER_ID)
-        return checks
+        # An entity whose check failed (the vendor is unreachable) is left out: the portal
+        # then reports it as annotated but unconfirmed, as it does for check_coverage.
+        return {ref: found[0] for ref, found in answer.found.items() if found}
 
     async def _bulk(
         self,
