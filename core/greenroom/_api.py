@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import inspect
 import re
@@ -64,26 +65,47 @@ class ApiFactory(Generic[T]):
     api: ApiRef[T]
     deps: Mapping[str, ApiRef[Any]] = field(default_factory=dict)
     factory: Callable[..., T] = field(default=lambda: None)  # type: ignore[assignment]
+    #: Releases what ``factory`` built (a pool, a client) when the portal closes; may be async.
+    close: Callable[[T], Any] | None = None
+    #: A cheap check that what ``factory`` built still works, run by the readiness view; may be
+    #: async; raising or returning False means not ready.
+    ping: Callable[[T], Any] | None = None
 
 
-@overload
-def create_api_factory(api: ApiRef[T], instance: T, /) -> ApiFactory[T]: ...
 @overload
 def create_api_factory(
-    *, api: ApiRef[T], deps: Mapping[str, ApiRef[Any]] | None = None, factory: Callable[..., T]
+    api: ApiRef[T],
+    instance: T,
+    /,
+    *,
+    close: Callable[[T], Any] | None = None,
+    ping: Callable[[T], Any] | None = None,
+) -> ApiFactory[T]: ...
+@overload
+def create_api_factory(
+    *,
+    api: ApiRef[T],
+    deps: Mapping[str, ApiRef[Any]] | None = None,
+    factory: Callable[..., T],
+    close: Callable[[T], Any] | None = None,
+    ping: Callable[[T], Any] | None = None,
 ) -> ApiFactory[T]: ...
 
 
 def create_api_factory(*args: Any, **kwargs: Any) -> ApiFactory[Any]:
     """Full form ``create_api_factory(api=ref, deps={...}, factory=fn)``;
-    short form ``create_api_factory(ref, instance)`` for an API with no dependencies."""
+    short form ``create_api_factory(ref, instance)`` for an API with no dependencies.
+    Either may say how to ``close=`` and ``ping=`` what it builds (svcs' ``on_registry_close``
+    and ``ping``)."""
+    close = kwargs.pop("close", None)
+    ping = kwargs.pop("ping", None)
     if args:
         if len(args) != 2 or kwargs:
             raise TypeError("create_api_factory(ref, instance) takes exactly two arguments")
         ref, instance = args
         if not isinstance(ref, ApiRef):
             raise TypeError(f"create_api_factory: expected an ApiRef, got {ref!r}")
-        return ApiFactory(api=ref, deps={}, factory=lambda: instance)
+        return ApiFactory(api=ref, deps={}, factory=lambda: instance, close=close, ping=ping)
     api = kwargs.pop("api")
     deps = dict(kwargs.pop("deps", None) or {})
     factory = kwargs.pop("factory")
@@ -94,7 +116,7 @@ def create_api_factory(*args: Any, **kwargs: Any) -> ApiFactory[Any]:
     for name, dep in deps.items():
         if not isinstance(dep, ApiRef):
             raise TypeError(f"create_api_factory: dependency {name!r} of {api} is not an ApiRef")
-    return ApiFactory(api=api, deps=deps, factory=factory)
+    return ApiFactory(api=api, deps=deps, factory=factory, close=close, ping=ping)
 
 
 class Scope(enum.IntEnum):
@@ -133,6 +155,8 @@ class ApiRegistry:
         self._registrations: dict[str, _Registration] = {}
         self._instances: dict[str, Any] = {}
         self._building: set[str] = set()
+        #: Ids in the order they were built: closed in reverse, dependents first.
+        self._built: list[str] = []
 
     def register(
         self, scope: Scope | str, factory: ApiFactory[Any], *, owner: str = "app"
@@ -194,7 +218,43 @@ class ApiRegistry:
         finally:
             self._building.discard(api_id)
         self._instances[api_id] = instance
+        self._built.append(api_id)
         return instance
+
+    async def aclose(self) -> list[tuple[ApiRef[Any], BaseException]]:
+        """Close every built API whose factory says how, newest first (an API before those it
+        depends on). One that fails to close does not stop the others; the failures are
+        returned."""
+        failures: list[tuple[ApiRef[Any], BaseException]] = []
+        for api_id in reversed(self._built):
+            registration = self._registrations.get(api_id)
+            instance = self._instances.pop(api_id, None)
+            if registration is None or registration.factory.close is None or instance is None:
+                continue
+            try:
+                await maybe_await(registration.factory.close(instance))
+            except Exception as exc:  # noqa: BLE001 - close the rest regardless
+                failures.append((registration.factory.api, exc))
+        self._built.clear()
+        return failures
+
+    async def ping(self, timeout: float = 5.0) -> dict[str, BaseException | None]:
+        """Run every ``ping=`` concurrently (building the API first if need be): by API id,
+        ``None`` when it answered, else what went wrong."""
+
+        async def one(registration: _Registration) -> BaseException | None:
+            check = registration.factory.ping
+            assert check is not None
+            try:
+                instance = self._build(registration.factory.api.id)
+                answer = await asyncio.wait_for(maybe_await(check(instance)), timeout)
+            except Exception as exc:  # noqa: BLE001 - a failed ping is a finding, not a crash
+                return exc
+            return None if answer is not False else RuntimeError("the ping answered False")
+
+        pinged = [r for r in self._registrations.values() if r.factory.ping is not None]
+        results = await asyncio.gather(*(one(r) for r in pinged))
+        return {r.factory.api.id: result for r, result in zip(pinged, results, strict=True)}
 
     def validate(self) -> None:
         """Check the whole graph before anything is built: missing dependencies and cycles."""

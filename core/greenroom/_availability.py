@@ -1,16 +1,20 @@
 """Whether a card or an incident provider applies to an entity.
 
 The one rule: a predicate that raises counts as false (the page still renders without that card
-or provider), and the caller may be told, to mark the plugin failed.
+or provider), and the caller may be told, to mark the plugin failed. A card's predicate that
+declares an ``apis`` parameter is given the portal's APIs, so it can ask them (the
+response-metrics card asks every enabled provider).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from ._api import maybe_await
+from ._api import ApiHolder, maybe_await
 
 if TYPE_CHECKING:
     from ._entity import Entity
@@ -18,18 +22,31 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("greenroom.availability")
 
-Predicate = Callable[["Entity"], "bool | Awaitable[bool]"]
+Predicate = Callable[..., "bool | Awaitable[bool]"]
+
+
+@functools.lru_cache(maxsize=512)
+def wants_apis(predicate: Predicate) -> bool:
+    """Whether the predicate declares an ``apis`` parameter (it is then given the portal's
+    APIs, as pluggy passes hook arguments by name)."""
+    try:
+        return "apis" in inspect.signature(predicate).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
 
 
 async def is_available(
     predicate: Predicate,
     entity: Entity,
     *,
+    apis: ApiHolder | None = None,
     on_error: Callable[[BaseException], None] | None = None,
 ) -> bool:
-    """``predicate(entity)``, sync or async; an exception counts as false and goes to
-    ``on_error``."""
+    """``predicate(entity)`` (or ``predicate(entity, apis=apis)`` when it asks for them), sync
+    or async; an exception counts as false and goes to ``on_error``."""
     try:
+        if apis is not None and wants_apis(predicate):
+            return bool(await maybe_await(predicate(entity, apis=apis)))
         return bool(await maybe_await(predicate(entity)))
     except Exception as exc:  # noqa: BLE001 - a predicate that raises counts as false
         if on_error is not None:

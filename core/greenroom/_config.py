@@ -36,9 +36,6 @@ REDACTED = "<redacted>"
 _ENV_PREFIX = "APP_CONFIG_"
 _ENV_KEY_PART = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*$", re.IGNORECASE)
 _SECRET_KEY_NAME = re.compile(r"token|key|secret|password|authorization", re.IGNORECASE)
-# Keys whose names do not say "secret" but whose values carry one: Splunk On-Call's REST
-# endpoint URL holds the integration key in its path.
-_SECRET_KEY_PATHS = frozenset({"splunkOnCall.eventsRestEndpoint"})
 # The password in a URL's user info (database.url: postgresql+psycopg://user:PASSWORD@host/db).
 _URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
 _KEY_PATH_PART = re.compile(r"^([^\[\]]*)((?:\[\d+\])*)$")
@@ -70,10 +67,14 @@ class Config:
         *,
         origins: Mapping[KeyPath, Origin] | None = None,
         missing_variables: Sequence[MissingVariable] = (),
+        secret_paths: Collection[str] = (),
     ) -> None:
         self._data: dict[str, Any] = _without_nulls(copy.deepcopy(dict(data or {})))
         self._origins: dict[KeyPath, Origin] = dict(origins or {})
         self._missing = list(missing_variables)
+        # Keys whose names do not say "secret" but whose values carry one, as plugins declare
+        # them (greenroom_secret_config_keys): Splunk On-Call's REST endpoint URL, say.
+        self._secret_paths = frozenset(secret_paths)
         self._secret_values = self._collect_secret_values()
 
     @property
@@ -166,9 +167,12 @@ class Config:
             }
         if isinstance(value, list):
             return [self._redact(child, (*path, i), secret) for i, child in enumerate(value)]
-        if secret or self._is_substituted_header(path) or _is_secret_path(path):
+        if secret or self._is_substituted_header(path) or self._is_secret_path(path):
             return REDACTED
         return self.scrub(value) if isinstance(value, str) else value
+
+    def _is_secret_path(self, path: KeyPath) -> bool:
+        return ".".join(str(p) for p in path) in self._secret_paths
 
     def _is_substituted_header(self, path: KeyPath) -> bool:
         origin = self._origins.get(path)
@@ -183,7 +187,7 @@ class Config:
         for path, value, secret in _leaves(self._data, (), False):
             if isinstance(value, str):
                 secrets.update(m.group(2) for m in _URL_PASSWORD.finditer(value))
-            if not (secret or self._is_substituted_header(path) or _is_secret_path(path)):
+            if not (secret or self._is_substituted_header(path) or self._is_secret_path(path)):
                 continue
             if isinstance(value, str):
                 secrets.add(value)
@@ -198,8 +202,10 @@ def load_config(
     *,
     env: Mapping[str, str] | None = None,
     defaults: Sequence[Mapping[str, Any]] = (),
+    secret_paths: Collection[str] = (),
 ) -> Config:
     """Load and merge config files (later wins) over ``defaults``, then apply overrides.
+    ``secret_paths`` are key paths whose values are secrets whatever their names say.
 
     ``env`` is the environment for ``${VAR}``, ``$env`` and ``APP_CONFIG_*``; it defaults to
     ``os.environ``. Raises ``ConfigError`` naming the file, key path and line of any problem.
@@ -217,7 +223,9 @@ def load_config(
         missing.extend(resolver.missing)
     overrides, override_origins = _environment_overrides(environment)
     _merge(merged, origins, overrides, override_origins, ())
-    return Config(merged, origins=origins, missing_variables=missing)
+    return Config(
+        merged, origins=origins, missing_variables=missing, secret_paths=secret_paths
+    )
 
 
 def validate_section(
@@ -375,10 +383,6 @@ def _leaves(
             )
     else:
         yield path, value, secret
-
-
-def _is_secret_path(path: KeyPath) -> bool:
-    return ".".join(str(p) for p in path) in _SECRET_KEY_PATHS
 
 
 def _is_secret_key(name: str) -> bool:

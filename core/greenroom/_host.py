@@ -271,6 +271,19 @@ class PluginHost:
         found.routes = {p: r for p, r in found.routes.items() if p in live}
         return found
 
+    def secret_config_keys(self) -> list[str]:
+        """Config key paths the enabled plugins declare secret (their secret_config_keys hook)."""
+        found: list[str] = []
+        for plugin_id, keys in self._each("greenroom_secret_config_keys"):
+            if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+                self._fail(self.records[plugin_id], "secret config keys", TypeError(
+                    "greenroom_secret_config_keys must return key paths (strings), "
+                    f"got {keys!r}"
+                ))
+                continue
+            found.extend(keys)
+        return found
+
     def startup_calls(self, apis: ApiHolder) -> list[tuple[str, Any]]:
         return self._each("greenroom_startup", apis=apis)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ._api import ApiHolder
 from ._availability import provider_is_available
 from ._core_apis import config_api_ref, incident_providers_api_ref
 from ._entity import Entity
@@ -173,16 +174,9 @@ def _providers(ctx_or_apis: object) -> list[IncidentProvider]:
     return list(found.providers()) if found is not None else []
 
 
-def _make_available(holder: list[object]) -> object:
-    async def is_available(entity: Entity) -> bool:
-        apis = holder[0] if holder else None
-        if apis is None:
-            return False
-        return any(
-            [await provider_is_available(p, entity) for p in _providers(apis)]
-        )
-
-    return is_available
+async def is_metrics_available(entity: Entity, apis: ApiHolder) -> bool:
+    """Shown where any enabled provider covers the entity (the card asks them all)."""
+    return any([await provider_is_available(p, entity) for p in _providers(apis)])
 
 
 @dataclass(frozen=True)
@@ -244,18 +238,11 @@ async def render_metrics_card(ctx: CardContext) -> str:
 
 
 def _create_plugin() -> object:
-    # The card's predicate gets only the entity; it reaches the providers through the API
-    # holder captured at start-up.
-    holder: list[object] = []
-
-    def on_startup(apis: object) -> None:
-        holder[:] = [apis]
-
     card = Card(
         id="response-metrics",
         title="Response metrics",
         render=render_metrics_card,
-        is_available=_make_available(holder),  # type: ignore[arg-type]
+        is_available=is_metrics_available,
         timeout=15.0,
     )
     return create_plugin(
@@ -263,7 +250,6 @@ def _create_plugin() -> object:
         title="Response metrics",
         description="Time to acknowledge and to resolve over the last 30 days.",
         cards=[card],
-        on_startup=on_startup,  # type: ignore[arg-type]
         templates="greenroom",
     )
 

@@ -34,7 +34,9 @@ def check_plugin_id(plugin_id: object, where: str = "") -> str:
     return plugin_id
 
 
-Predicate = Callable[[Entity], "bool | Awaitable[bool]"]
+#: ``is_available(entity)``, or ``is_available(entity, apis)`` to ask the portal's APIs; either
+#: may be async.
+Predicate = Callable[..., "bool | Awaitable[bool]"]
 
 #: Where a card's actions post to, under the entity page (:meth:`CardContext.action_url`).
 CARD_ACTION = "/actions/{card_id}/{action}"
@@ -138,6 +140,7 @@ class Plugin:
         settings_model: type[BaseModel] | None = None,
         on_startup: StartupHook | None = None,
         templates: str | None = None,
+        secret_config_keys: Sequence[str] = (),
     ) -> None:
         check_plugin_id(id)
         self.id = id
@@ -153,6 +156,7 @@ class Plugin:
         self.settings_model = settings_model
         self.on_startup = on_startup
         self.templates = templates
+        self.secret_config_keys = tuple(secret_config_keys)
 
     def __repr__(self) -> str:
         return f"Plugin{{{self.id}}}"
@@ -189,6 +193,10 @@ class Plugin:
     def greenroom_startup(self, apis: ApiHolder) -> Awaitable[None] | None:
         return self.on_startup(apis) if self.on_startup is not None else None
 
+    @hookimpl
+    def greenroom_secret_config_keys(self) -> Iterable[str]:
+        return self.secret_config_keys
+
 
 def _with_plugin(card: Card, plugin_id: str) -> Card:
     from dataclasses import replace
@@ -209,6 +217,7 @@ def create_plugin(
     settings_model: type[BaseModel] | None = None,
     on_startup: StartupHook | None = None,
     templates: str | None = None,
+    secret_config_keys: Sequence[str] = (),
 ) -> Plugin:
     """Bundle a plugin's id, API factories, cards, routes and providers.
 
@@ -228,4 +237,5 @@ def create_plugin(
         settings_model=settings_model,
         on_startup=on_startup,
         templates=templates,
+        secret_config_keys=secret_config_keys,
     )

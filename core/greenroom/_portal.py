@@ -108,6 +108,10 @@ class Portal:
         return [c for c in self.contributions.cards if c.plugin_id in live]
 
     async def aclose(self) -> None:
+        """Close every API whose factory says how (pools, clients), then the shared HTTP
+        client. A close that fails is logged (scrubbed) and the rest still close."""
+        for ref, exc in await self.registry.aclose():
+            log.error("closing %s failed: %s", ref, self.scrub(f"{type(exc).__name__}: {exc}"))
         await self.fetch.aclose()
 
 
@@ -180,8 +184,11 @@ def build_portal(
 
         defaults.append(demo_defaults())
         defaults.append(_simulator_config(base_url, _simulators_of(host)))
+    secret_paths = host.secret_config_keys()
     config = (
-        load_config(list(config_paths), env=env, defaults=defaults) if defaults else preliminary
+        load_config(list(config_paths), env=env, defaults=defaults, secret_paths=secret_paths)
+        if defaults or secret_paths
+        else preliminary
     )
 
     settings: dict[str, Any] = {}

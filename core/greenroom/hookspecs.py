@@ -64,3 +64,8 @@ def greenroom_settings_model() -> type[BaseModel] | None:
 @hookspec
 def greenroom_startup(apis: ApiHolder) -> Awaitable[None] | None:
     """Run once when the portal starts, after every API is wired; may return an awaitable."""
+
+
+@hookspec
+def greenroom_secret_config_keys() -> Iterable[str]:
+    """Return config key paths whose values are secrets though their names do not say so."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -319,3 +320,57 @@ def test_testing_holder_layers_inner_over_outer() -> None:
     also_layered = api_holder((shared, "explicit inner"), outer=outer)
     assert also_layered.get(shared) == "explicit inner"
     assert also_layered.get(outer_only) == "from outer"
+
+
+# --- lifetimes: close and ping (svcs' on_registry_close and ping) --------------------------------
+
+
+async def test_aclose_closes_what_was_built_dependents_first_and_survives_a_failing_close() -> None:
+    closed: list[str] = []
+    engine_ref = create_api_ref("plugin.x.engine")
+    store_ref = create_api_ref("plugin.x.store")
+    idle_ref = create_api_ref("plugin.x.idle")
+
+    def close_store(store: str) -> None:
+        closed.append(store)
+        raise RuntimeError("store close failed")
+
+    async def close_engine(engine: str) -> None:
+        closed.append(engine)
+
+    registry = ApiRegistry()
+    registry.register(Scope.DEFAULT, create_api_factory(engine_ref, "engine", close=close_engine))
+    registry.register(Scope.DEFAULT, create_api_factory(
+        api=store_ref, deps={"engine": engine_ref}, factory=lambda engine: f"store on {engine}",
+        close=close_store,
+    ))
+    registry.register(Scope.DEFAULT, create_api_factory(idle_ref, "idle", close=closed.append))
+    registry.get(store_ref)  # builds the engine, then the store; idle is never built
+
+    failures = await registry.aclose()
+    assert closed == ["store on engine", "engine"]
+    assert [(ref.id, str(exc)) for ref, exc in failures] == [
+        ("plugin.x.store", "store close failed")
+    ]
+
+
+async def test_ping_builds_and_checks_each_api_that_has_one() -> None:
+    ok_ref = create_api_ref("plugin.x.ok")
+    false_ref = create_api_ref("plugin.x.false")
+    slow_ref = create_api_ref("plugin.x.slow")
+    plain_ref = create_api_ref("plugin.x.plain")
+
+    async def slow(_: object) -> None:
+        await asyncio.sleep(10)
+
+    registry = ApiRegistry()
+    registry.register(Scope.DEFAULT, create_api_factory(ok_ref, 1, ping=lambda value: True))
+    registry.register(Scope.DEFAULT, create_api_factory(false_ref, 2, ping=lambda value: False))
+    registry.register(Scope.DEFAULT, create_api_factory(slow_ref, 3, ping=slow))
+    registry.register(Scope.DEFAULT, create_api_factory(plain_ref, 4))
+
+    results = await registry.ping(timeout=0.2)
+    assert set(results) == {"plugin.x.ok", "plugin.x.false", "plugin.x.slow"}
+    assert results["plugin.x.ok"] is None
+    assert str(results["plugin.x.false"]) == "the ping answered False"
+    assert isinstance(results["plugin.x.slow"], TimeoutError)

@@ -723,11 +723,12 @@ def test_excluded_keys_belong_to_the_host_and_are_not_validated(tmp_path: Path) 
     assert config.get("plugins.x.enabled") is True
 
 
-def test_splunk_rest_endpoint_is_redacted_because_its_path_holds_the_key(tmp_path: Path) -> None:
+def test_declared_secret_key_paths_are_redacted_and_scrubbed(tmp_path: Path) -> None:
     path = tmp_path / "app-config.yaml"
     endpoint = "https://alert.victorops.com/integrations/generic/20131114/alert/abcdef123456"
     path.write_text(f"splunkOnCall:\n  eventsRestEndpoint: {endpoint}\n")
-    config = load_config([path], env={})
+    assert "abcdef123456" in load_config([path], env={}).dump_redacted()
+    config = load_config([path], env={}, secret_paths=["splunkOnCall.eventsRestEndpoint"])
     assert config.get("splunkOnCall.eventsRestEndpoint") == endpoint
     assert "abcdef123456" not in config.dump_redacted()
     assert "abcdef123456" not in config.scrub(f"failed to reach {endpoint}")

@@ -24,8 +24,9 @@ from greenroom import (
     create_plugin,
 )
 from greenroom._config import Config, load_config
-from greenroom._coverage import CoverageRule, annotation_snippets, evaluate, load_policy, main
+from greenroom._coverage import CoverageRule, annotation_snippets, evaluate, load_policy
 from greenroom._portal import build_portal, run_startup
+from greenroom.cli import coverage_main as main
 from greenroom.web import create_app
 from greenroom_pagerduty.simulator import (
     CHECKOUT_SERVICE_ID,

@@ -214,3 +214,40 @@ def test_greenroom_startup_runs_once_when_the_portal_starts(serve: Any) -> None:
 
     portal, _ = serve(Startup())
     assert started == [portal.registry]
+
+
+def test_greenroom_secret_config_keys_are_redacted_and_scrubbed(serve: Any) -> None:
+    class Secrets(Named):
+        @hookimpl
+        def greenroom_secret_config_keys(self) -> list[str]:
+            return ["hooked.webhookUrl"]
+
+    url = "https://hooks.example.com/T000/B000/very-secret-path"
+    portal, client = serve(Secrets(), f"hooked:\n  webhookUrl: {url}\n")
+    assert portal.config.get("hooked.webhookUrl") == url
+    assert "very-secret-path" not in portal.config.dump_redacted()
+    assert "very-secret-path" not in portal.scrub(f"POST {url} failed")
+
+
+def test_a_card_predicate_that_asks_for_apis_is_given_the_portals(serve: Any) -> None:
+    seen: list[object] = []
+
+    async def render(ctx: CardContext) -> str:
+        return "<p>GREETED CARD</p>"
+
+    def greeted(entity: Entity, apis: ApiHolder) -> bool:
+        seen.append(apis.get(greeter_ref))
+        return apis.get(greeter_ref) == "hello from hooked"
+
+    class Both(Named):
+        @hookimpl
+        def greenroom_api_factories(self) -> list[Any]:
+            return [create_api_factory(greeter_ref, "hello from hooked")]
+
+        @hookimpl
+        def greenroom_cards(self) -> list[Card]:
+            return [Card(id="greeted", title="Greeted", render=render, is_available=greeted)]
+
+    _, client = serve(Both())
+    assert "GREETED CARD" in client.get(ENTITY).text
+    assert seen and set(seen) == {"hello from hooked"}

@@ -27,9 +27,9 @@ from greenroom._marketplace import (
     lint_directory,
     load_directory,
     load_marketplace,
-    main,
     plugin_state,
 )
+from greenroom.cli import marketplace_main as main
 from greenroom.web import _api_routes, _coverage, _incidents, _pages
 from greenroom.web._app import page_templates
 from greenroom.web._marketplace import DEFAULT_ICON, router
@@ -626,7 +626,7 @@ def test_module_and_greenroom_command_run_lint(tmp_path: Path) -> None:
     from greenroom.cli import main as greenroom_main
 
     result = subprocess.run(
-        [sys.executable, "-m", "greenroom._marketplace", "lint", str(BROKEN)],
+        [sys.executable, "-m", "greenroom.cli", "marketplace", "lint", str(BROKEN)],
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 1

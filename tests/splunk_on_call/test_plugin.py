@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from greenroom._host import PluginHost
+from greenroom._portal import build_portal
 from greenroom_splunk_on_call import plugin, splunk_on_call_api_ref
 
 
@@ -28,3 +31,14 @@ def test_ids_and_contributions() -> None:
     assert simulator.config["proxy"]["endpoints"]["/splunk-on-call"]["target"] == "{url}/api-public"
     assert "splunk.com/on-call-routing-key: checkout-web" in simulator.catalog
     assert "name: payments-api" not in simulator.catalog  # the PagerDuty demo defines it
+
+
+def test_the_rest_endpoint_is_a_secret_the_plugin_declares(tmp_path: Path) -> None:
+    """Its path holds the integration key, so `config check` and every scrubbed text hide it."""
+    endpoint = "https://alert.victorops.com/integrations/generic/20131114/alert/abcdef123456"
+    config = tmp_path / "app-config.yaml"
+    config.write_text(f"splunkOnCall:\n  eventsRestEndpoint: {endpoint}\n")
+    portal = build_portal([config], demo=False, env={})
+    assert portal.config.get("splunkOnCall.eventsRestEndpoint") == endpoint
+    assert "abcdef123456" not in portal.config.dump_redacted()
+    assert "abcdef123456" not in portal.scrub(f"failed to reach {endpoint}")

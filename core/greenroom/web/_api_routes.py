@@ -1,10 +1,11 @@
-"""JSON endpoints of the host: plugins, catalog entities, health."""
+"""JSON endpoints of the host: plugins, catalog entities, health and readiness."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ._context import portal_of
@@ -45,6 +46,16 @@ class HealthOut(BaseModel):
     plugins: dict[str, str]
 
 
+class CheckOut(BaseModel):
+    ok: bool
+    error: str | None = None
+
+
+class ReadinessOut(BaseModel):
+    status: str
+    checks: dict[str, CheckOut]
+
+
 @router.get("/api/plugins", response_model=list[PluginOut])
 async def list_plugins(request: Request) -> list[dict[str, Any]]:
     portal = portal_of(request)
@@ -76,3 +87,25 @@ async def healthz(request: Request) -> dict[str, Any]:
     portal = portal_of(request)
     states = {r.id: r.state for r in portal.plugin_records}
     return {"status": "ok", "plugins": states}
+
+
+@router.get(
+    "/readyz",
+    response_model=ReadinessOut,
+    responses={503: {"model": ReadinessOut, "description": "a check failed"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    """Ready to serve: every API whose factory gives a ``ping=`` (database engines, Redis
+    pools, ...) answered within 5 seconds. 503 names the failing ones, their errors scrubbed."""
+    portal = portal_of(request)
+    results = await portal.registry.ping(timeout=5.0)
+    checks = {
+        api_id: {"ok": error is None}
+        | ({"error": portal.scrub(f"{type(error).__name__}: {error}")} if error else {})
+        for api_id, error in sorted(results.items())
+    }
+    ready = all(check["ok"] for check in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )

@@ -20,7 +20,16 @@ from .._data import app_secret
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import ProxyDispatch, ProxyHandler, create_proxy_router
 from .._render import configure
-from . import _api_routes, _pages
+from . import (
+    _api_routes,
+    _coverage,
+    _docs,
+    _incident_detail,
+    _incidents,
+    _mapping,
+    _marketplace,
+    _pages,
+)
 from ._access_log import AccessLogMiddleware
 from ._session import Sessions
 from ._sign_in import SignInMiddleware, identity_of
@@ -83,7 +92,11 @@ def create_app(portal: Portal) -> FastAPI:
 
     app.include_router(_api_routes.router)
     app.include_router(create_proxy_router(portal.proxy, handler=proxy), prefix="/api/proxy")
-    _include_optional_routers(app)
+    for view in (_marketplace, _incidents, _coverage, _incident_detail, _mapping, _docs):
+        setup = getattr(view, "setup", None)  # the views that prepare app state at creation
+        if setup is not None:
+            setup(app)
+        app.include_router(view.router)
     for plugin_id, router in portal.contributions.routes.items():
         app.include_router(router, prefix=f"/api/{plugin_id}", tags=[plugin_id])
     app.include_router(_pages.router)
@@ -102,22 +115,3 @@ def create_app(portal: Portal) -> FastAPI:
 
     app.add_middleware(AccessLogMiddleware)  # outermost: it times and logs everything
     return app
-
-
-def _include_optional_routers(app: FastAPI) -> None:
-    """Routers of the portal's own views that live in their own modules."""
-    import importlib
-
-    for module_name in (
-        "_marketplace", "_incidents", "_coverage", "_incident_detail", "_mapping", "_docs",
-    ):
-        try:
-            module = importlib.import_module(f"greenroom.web.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"greenroom.web.{module_name}":
-                raise
-            continue
-        setup = getattr(module, "setup", None)
-        if setup is not None:
-            setup(app)
-        app.include_router(module.router)

@@ -72,7 +72,7 @@ async def is_available(portal: Portal, card: Card, entity: Entity) -> bool:
         log.error("predicate of card %s raised: %s", card.id, portal.scrub(str(exc)))
         portal.host.mark_failed(card.plugin_id, f"predicate of card {card.id}", exc)
 
-    return await available(card.is_available, entity, on_error=failed)
+    return await available(card.is_available, entity, apis=portal.registry, on_error=failed)
 
 
 async def available_cards(portal: Portal, entity: Entity) -> list[Card]:

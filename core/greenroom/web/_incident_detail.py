@@ -18,7 +18,8 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from .._entity import Entity
+from .._availability import provider_is_available
+from .._entity import Entity, parse_ref
 from .._exceptions import GreenroomError, NotFoundError, ProviderError
 from .._gather import gather_from_providers
 from .._incident_detail import IncidentDetail, IncidentDetailProvider
@@ -68,11 +69,8 @@ def _provider(request: Request, provider_id: str) -> IncidentProvider | None:
 
 
 def _entity_by_ref(request: Request, ref: str) -> Entity | None:
-    kind, _, rest = ref.strip().partition(":")
-    namespace, _, name = rest.partition("/")
-    if not (kind and namespace and name):
-        return None
-    return portal_of(request).catalog.find(namespace, kind, name)
+    parts = parse_ref(ref)
+    return portal_of(request).catalog.find(parts[1], parts[0], parts[2]) if parts else None
 
 
 async def _find(
@@ -86,7 +84,9 @@ async def _find(
             raise NotFoundError(f"The catalog has no entity {entity_ref!r}")
         detail = await asyncio.wait_for(provider.incident_detail(entity, incident_id), BUDGET)
         return entity, detail
-    candidates = [e for e in portal_of(request).catalog.entities if _available(provider, e)]
+    candidates = [
+        e for e in portal_of(request).catalog.entities if await provider_is_available(provider, e)
+    ]
     limit = asyncio.Semaphore(4)
 
     async def one(entity: Entity) -> tuple[Entity, IncidentDetail] | None:
@@ -104,16 +104,8 @@ async def _find(
     raise NotFoundError(f"No entity in the catalog owns {provider.title} incident {incident_id}")
 
 
-def _available(provider: IncidentProvider, entity: Entity) -> bool:
-    try:
-        return bool(provider.is_available(entity))
-    except Exception:  # noqa: BLE001 - a predicate that raises counts as false
-        return False
-
-
 def _scrub(request: Request, text: str) -> str:
-    scrub = getattr(portal_of(request).config, "scrub", None)
-    return scrub(text) if callable(scrub) else text
+    return portal_of(request).scrub(text)
 
 
 # --- pages ---------------------------------------------------------------------------------------

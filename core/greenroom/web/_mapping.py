@@ -116,7 +116,7 @@ async def _mapping_page(
         problem = f"No enabled provider {provider_id!r} lists services for mapping."
         status_code = 404
     else:
-        scrub = getattr(portal_of(request).config, "scrub", str)
+        scrub = portal_of(request).scrub
         try:
             services = list(await asyncio.wait_for(provider.mappable_services(), BUDGET))
         except TimeoutError:
@@ -212,7 +212,7 @@ async def save_mapping(request: Request, provider_id: str) -> Response:
         await perform(request, viewer, EDIT_ACTION, save, entity=entity, provider_id=provider.id,
                       summary=summary)
     except GreenroomError as exc:
-        scrub = getattr(portal_of(request).config, "scrub", str)
+        scrub = portal_of(request).scrub
         return await refuse(403, scrub(str(exc)))
     except Exception as exc:  # noqa: BLE001 - a database failure: nothing changed, say so
         log.error("saving a mapping failed: %s", type(exc).__name__)

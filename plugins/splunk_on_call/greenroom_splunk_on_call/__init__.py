@@ -52,6 +52,8 @@ plugin = create_plugin(
     simulators=[demo_simulator],
     settings_model=SplunkOnCallSettings,
     templates="greenroom_splunk_on_call",
+    # The REST endpoint URL holds the integration key in its path.
+    secret_config_keys=["splunkOnCall.eventsRestEndpoint"],
 )
 
 __all__ = [
