@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,3 +43,71 @@ def _own_data_folder(tmp_path_factory: pytest.TempPathFactory,
     folder = tmp_path_factory.mktemp("greenroom-data")
     monkeypatch.setenv("GREENROOM_DATA", str(folder))
     return folder
+
+
+class RedisServer:
+    """A real `redis-server` on a free loopback port, with its files in a temp dir."""
+
+    def __init__(self, folder: Path) -> None:
+        import shutil
+        import socket
+
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.folder = folder
+        self.process: subprocess.Popen[bytes] | None = None
+        self._binary = binary
+
+    def start(self) -> None:
+        import time
+
+        import redis
+
+        self.process = subprocess.Popen(
+            [self._binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             str(self.folder), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A running `redis-server` (skips with one reason line when the binary is missing, and
+    fails instead under CI=true)."""
+    import os
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        reason = "redis-server not found: apt-get install redis-server (.ci/run does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = RedisServer(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

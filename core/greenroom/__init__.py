@@ -27,6 +27,7 @@ from ._core_apis import (
     incident_providers_api_ref,
 )
 from ._entity import Entity
+from ._events import ChangeEvent
 from ._exceptions import (
     ApiError,
     ApiIdError,
@@ -48,6 +49,7 @@ from ._exceptions import (
 from ._fetch import FetchApi
 from ._identity import Identity
 from ._incident_detail import IncidentDetail, IncidentDetailProvider, Note, TimelineEntry
+from ._live import LiveUpdates, live_api_ref
 from ._mapping import MappableService, ServiceDirectoryProvider
 from ._plugin import ActionResult, Card, CardContext, Plugin, Simulator, create_plugin, hookimpl
 from ._provider import (
@@ -87,6 +89,7 @@ __all__ = [
     "Card",
     "CardContext",
     "Change",
+    "ChangeEvent",
     "CircularDependencyError",
     "ConfigApi",
     "ConfigError",
@@ -107,6 +110,7 @@ __all__ = [
     "IncidentProvidersApi",
     "IncidentStatus",
     "IndexCache",
+    "LiveUpdates",
     "MappableService",
     "MissingSettingError",
     "NotFoundError",
@@ -133,6 +137,7 @@ __all__ = [
     "hookimpl",
     "identity_api_ref",
     "incident_providers_api_ref",
+    "live_api_ref",
     "read_coverage",
     "read_on_call",
     "read_open_incidents",

@@ -36,8 +36,9 @@ REDACTED = "<redacted>"
 _ENV_PREFIX = "APP_CONFIG_"
 _ENV_KEY_PART = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z][a-z0-9]*)*$", re.IGNORECASE)
 _SECRET_KEY_NAME = re.compile(r"token|key|secret|password|authorization", re.IGNORECASE)
-# The password in a URL's user info (database.url: postgresql+psycopg://user:PASSWORD@host/db).
-_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
+# The password in a URL's user info (database.url: postgresql+psycopg://user:PASSWORD@host/db;
+# redis.url: redis://:PASSWORD@host:6379/0, whose user is often empty).
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)([^@\s/]+)(@)")
 _KEY_PATH_PART = re.compile(r"^([^\[\]]*)((?:\[\d+\])*)$")
 # Scrubbing a very short "secret" (a port, "true", "dev") would mangle ordinary text, and no
 # real credential is that short; such values are still redacted where config is shown.

@@ -104,6 +104,8 @@ class Simulator:
     ``app`` builds the ASGI app. ``proxy_headers`` are the (fake) credentials the demo's proxy
     route adds. ``config`` is merged into the demo's config; ``{url}`` in its strings becomes the
     simulator's base URL. ``catalog`` is YAML text with demo entities annotated for the plugin.
+    ``app_for_portal``, when given, builds the app instead of ``app`` from the portal's base
+    URL, so the simulator can send its webhooks to the portal serving it.
     """
 
     plugin_id: str
@@ -113,6 +115,11 @@ class Simulator:
     config: Mapping[str, Any] = field(default_factory=dict)
     catalog: str = ""
     proxy_options: Mapping[str, Any] = field(default_factory=dict)
+    app_for_portal: Callable[[str], Any] | None = None
+
+    def build(self, portal_url: str) -> Any:
+        """The simulator's ASGI app, for a portal at ``portal_url``."""
+        return self.app_for_portal(portal_url) if self.app_for_portal else self.app()
 
 
 RoutesFactory = Callable[[ApiHolder], "APIRouter"]

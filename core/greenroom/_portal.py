@@ -32,6 +32,7 @@ from ._exceptions import ConfigError, GreenroomError
 from ._fetch import DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ENTRIES, FetchApi
 from ._host import Contributions, PluginHost, PluginRecord
 from ._identity import Identity, SignInBackend, guest_identity, sign_in_backends
+from ._live import LiveUpdates, build_live, live_api_ref
 from ._plugin import Card
 from ._provider import IncidentProvider
 from ._proxy import ProxyRoutes, parse_proxy_config
@@ -74,6 +75,7 @@ class Portal:
     #: Who is asking is resolved by these, in order (``auth.provider``; see ``_identity``).
     sign_in: list[SignInBackend] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    live: LiveUpdates = field(default_factory=LiveUpdates)
 
     @property
     def plugin_records(self) -> list[PluginRecord]:
@@ -112,6 +114,7 @@ class Portal:
         client. A close that fails is logged (scrubbed) and the rest still close."""
         for ref, exc in await self.registry.aclose():
             log.error("closing %s failed: %s", ref, self.scrub(f"{type(exc).__name__}: {exc}"))
+        await self.live.aclose()
         await self.fetch.aclose()
 
 
@@ -212,6 +215,8 @@ def build_portal(
     registry.register(
         Scope.DEFAULT, create_api_factory(incident_providers_api_ref, enabled_providers)
     )
+    live = build_live(config, fetch)
+    registry.register(Scope.DEFAULT, create_api_factory(live_api_ref, live))
     host.register_apis(registry)
     for factory in app_apis:
         registry.register(Scope.APP, factory, owner="app")
@@ -252,7 +257,9 @@ def build_portal(
         settings=settings,
         guest=guest,
         sign_in=sign_in,
+        live=live,
     )
+    live.entities = lambda: portal.catalog.entities
     enabled_providers.portal = portal
     return portal
 
@@ -296,6 +303,7 @@ def _load_catalog(
 async def run_startup(portal: Portal) -> None:
     from ._api import maybe_await
 
+    await portal.live.start()
     for plugin_id, result in portal.host.startup_calls(portal.registry):
         try:
             await asyncio.wait_for(maybe_await(result), timeout=30)

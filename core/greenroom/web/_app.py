@@ -26,6 +26,7 @@ from . import (
     _docs,
     _incident_detail,
     _incidents,
+    _live,
     _mapping,
     _marketplace,
     _pages,
@@ -92,7 +93,7 @@ def create_app(portal: Portal) -> FastAPI:
 
     app.include_router(_api_routes.router)
     app.include_router(create_proxy_router(portal.proxy, handler=proxy), prefix="/api/proxy")
-    for view in (_marketplace, _incidents, _coverage, _incident_detail, _mapping, _docs):
+    for view in (_marketplace, _incidents, _coverage, _incident_detail, _mapping, _live, _docs):
         setup = getattr(view, "setup", None)  # the views that prepare app state at creation
         if setup is not None:
             setup(app)
@@ -103,7 +104,7 @@ def create_app(portal: Portal) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if portal.demo:
         for sim in portal.contributions.simulators:
-            app.mount(f"{SIMULATOR_PREFIX}/{sim.plugin_id}", sim.app())
+            app.mount(f"{SIMULATOR_PREFIX}/{sim.plugin_id}", sim.build(portal.base_url))
 
     @app.exception_handler(StarletteHTTPException)
     async def html_errors(request: Request, exc: StarletteHTTPException) -> Any:

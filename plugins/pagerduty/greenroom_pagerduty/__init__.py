@@ -36,6 +36,7 @@ from ._config import (
 from ._demo import demo_simulator
 from ._oauth import SCOPES, OAuthSettings, TokenSource
 from ._provider import PagerDutyProvider, is_pagerduty_available
+from ._webhook import webhook_routes
 
 
 def _build_provider(fetch: Any, discovery: Any, config: Any) -> PagerDutyProvider:
@@ -71,6 +72,7 @@ plugin = create_plugin(
     ],
     cards=[card],
     providers=[pagerduty_api_ref],
+    routes=webhook_routes,
     simulators=[demo_simulator],
     settings_model=PagerDutySettings,
     templates="greenroom_pagerduty",

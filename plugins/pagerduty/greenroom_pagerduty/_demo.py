@@ -17,6 +17,8 @@ from .simulator import (
 
 # A fake credential: the simulator accepts only this token, and only the demo knows it.
 DEMO_TOKEN = "demo-pagerduty-token"
+# The demo's simulator signs its webhooks with this, and the demo portal checks them with it.
+DEMO_WEBHOOK_SECRET = "demo-pagerduty-webhook-secret"
 
 DEMO_CATALOG = f"""\
 apiVersion: backstage.io/v1alpha1
@@ -88,11 +90,21 @@ def _app() -> Any:
     return create_app(token=DEMO_TOKEN, scale=scale)
 
 
+def _app_for_portal(portal_url: str) -> Any:
+    from .simulator import create_app
+
+    webhook = f"{portal_url.rstrip('/')}/api/pagerduty/webhook"
+    return create_app(token=DEMO_TOKEN, webhooks=[(webhook, DEMO_WEBHOOK_SECRET)])
+
+
 demo_simulator = Simulator(
     plugin_id="pagerduty",
     app=_app,
     proxy_route="/pagerduty",
     proxy_headers={"Authorization": f"Token token={DEMO_TOKEN}"},
-    config={"pagerDuty": {"eventsBaseUrl": "{url}/v2"}},
+    config={
+        "pagerDuty": {"eventsBaseUrl": "{url}/v2", "webhookSecrets": [DEMO_WEBHOOK_SECRET]}
+    },
     catalog=DEMO_CATALOG,
+    app_for_portal=_app_for_portal,
 )

@@ -9,13 +9,15 @@ a minute on one view of the home page. Instead the plugin reads, once per cache 
 - ``GET /incidents`` over all services, open statuses only: open incidents by service;
 - ``GET /oncalls`` over all escalation policies: who is on call, by policy.
 
-Each list is paged with ``offset`` while PagerDuty says there is ``more``. PagerDuty refuses
+Each list is paged with ``offset`` (the first page asks for the ``total``, so the rest can be
+read a few pages at a time) until PagerDuty says there is no ``more``. PagerDuty refuses
 ``offset + limit`` above 10,000 (REST API v2 pagination docs): a longer list is marked
 incomplete, and what it does not hold is read per entity for the entities a page shows.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 
 PAGE_LIMIT = 100  # PagerDuty's largest page
 MAX_OFFSET_PLUS_LIMIT = 10_000  # PagerDuty answers 400 beyond this
+#: Pages of one list read at once: a 10,000-entity catalog's lists in a second or two, well
+#: inside PagerDuty's 960 requests a minute.
+PAGES_AT_ONCE = 4
 OPEN_STATUSES = ("triggered", "acknowledged")
 
 SERVICE_PARAMS = [
@@ -143,19 +148,50 @@ class PagerDutyIndexes:
         params: list[tuple[str, str]],
         model: type[Any],
     ) -> tuple[list[Any], bool]:
-        """Every item of a list endpoint, and whether PagerDuty let us page to its end."""
+        """Every item of a list endpoint, and whether PagerDuty let us page to its end.
+
+        The first page asks for the ``total``; the other pages are then read a few at a
+        time instead of one after another (34 pages for 3,333 services)."""
         key = path.strip("/")
-        items: list[Any] = []
-        offset = 0
-        while True:
+
+        async def page_at(offset: int, *, total: bool = False) -> Any:
             page_params = [*params, ("limit", str(PAGE_LIMIT))]
             if offset:
                 page_params.append(("offset", str(offset)))
-            page = await self.client._get(account, path, page_params, model)
+            if total:
+                page_params.append(("total", "true"))
+            return await self.client._get(account, path, page_params, model)
+
+        first = await page_at(0, total=True)
+        items: list[Any] = list(getattr(first, key))
+        if not first.more or not items:
+            return items, True
+        if first.total is None or len(items) < PAGE_LIMIT:
+            return await self._list_one_by_one(page_at, key, items)
+        offsets = list(range(PAGE_LIMIT, min(first.total, MAX_OFFSET_PLUS_LIMIT), PAGE_LIMIT))
+        limit = asyncio.Semaphore(PAGES_AT_ONCE)
+
+        async def limited(offset: int) -> Any:
+            async with limit:
+                return await page_at(offset)
+
+        pages = await asyncio.gather(*(limited(o) for o in offsets))
+        for page in pages:
+            items.extend(getattr(page, key))
+        last = pages[-1] if pages else first
+        return items, not last.more
+
+    @staticmethod
+    async def _list_one_by_one(
+        page_at: Any, key: str, items: list[Any]
+    ) -> tuple[list[Any], bool]:
+        offset = len(items)
+        while True:
+            if offset + PAGE_LIMIT > MAX_OFFSET_PLUS_LIMIT:
+                return items, False
+            page = await page_at(offset)
             found = getattr(page, key)
             items.extend(found)
             offset += len(found)
             if not page.more or not found:
                 return items, True
-            if offset + PAGE_LIMIT > MAX_OFFSET_PLUS_LIMIT:
-                return items, False

@@ -104,6 +104,7 @@ class IncidentPayload(_Payload):
 class IncidentsPage(_Payload):
     incidents: list[IncidentPayload]
     more: bool | None = False
+    total: int | None = None
     offset: int | None = 0
     limit: int | None = None
 
@@ -115,6 +116,7 @@ class IncidentBody(_Payload):
 class ServicesPage(_Payload):
     services: list[ServicePayload]
     more: bool | None = False
+    total: int | None = None
 
 
 class ServiceBody(_Payload):
@@ -149,6 +151,7 @@ class OnCallPayload(_Payload):
 class OnCallsPage(_Payload):
     oncalls: list[OnCallPayload]
     more: bool | None = False
+    total: int | None = None
 
 
 class EventResponse(_Payload):

@@ -29,6 +29,7 @@ from ._provider import (
     is_splunk_on_call_available,
 )
 from ._settings import SplunkOnCallSettings
+from ._webhook import webhook_routes
 
 
 def _provider_factory(fetch: Any, discovery: Any, config: Any) -> SplunkOnCallProvider:
@@ -49,6 +50,7 @@ plugin = create_plugin(
     ],
     cards=[splunk_on_call_card],
     providers=[splunk_on_call_api_ref],
+    routes=webhook_routes,
     simulators=[demo_simulator],
     settings_model=SplunkOnCallSettings,
     templates="greenroom_splunk_on_call",

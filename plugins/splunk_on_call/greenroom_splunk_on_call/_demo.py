@@ -15,6 +15,8 @@ from ._client import PROXY_ROUTE
 _DEMO_API_ID = "demo-api-id"
 _DEMO_API_KEY = "demo-api-key"
 _DEMO_REST_KEY = "demo-rest-key"
+# The demo simulator's outgoing webhooks carry it; the demo portal checks it.
+_DEMO_WEBHOOK_TOKEN = "demo-splunk-on-call-webhook-token"
 
 # `payments-api` (annotated for both providers, team `payments`) is defined by the PagerDuty
 # plugin's demo catalog; these are Splunk On-Call's own.
@@ -79,6 +81,15 @@ def simulator_scale() -> int:
         return 0
 
 
+def _app_for_portal(portal_url: str) -> object:
+    from .simulator import create_app
+
+    webhook = f"{portal_url.rstrip('/')}/api/splunk-on-call/webhook?token={_DEMO_WEBHOOK_TOKEN}"
+    return create_app(
+        api_id=_DEMO_API_ID, api_key=_DEMO_API_KEY, rest_key=_DEMO_REST_KEY, webhooks=[webhook]
+    )
+
+
 demo_simulator = Simulator(
     plugin_id="splunk-on-call",
     app=_app,
@@ -90,7 +101,9 @@ demo_simulator = Simulator(
         "splunkOnCall": {
             "eventsRestEndpoint": "{url}/integrations/generic/20131114/alert/" + _DEMO_REST_KEY,
             "portalUrl": "{url}/ui/greenroom-demo",
+            "webhookToken": _DEMO_WEBHOOK_TOKEN,
         },
     },
     catalog=DEMO_CATALOG,
+    app_for_portal=_app_for_portal,
 )

@@ -23,6 +23,7 @@ from ._control import Fault, RecordedRequest, SimulatorControl
 from ._oauth import TokenIssuer, add_token_route, required_scope
 from ._state import DEFAULT_HTML_BASE, PagerDutyState
 from ._timeline import Timeline, add_timeline_routes
+from ._webhooks import WebhookSender
 
 _MAX_PAGE = 100
 _DEFAULT_PAGE = 25
@@ -44,12 +45,15 @@ def create_app(
     oauth_clients: dict[str, str] | None = None,
     oauth_token_lifetime: int = 3600,
     scale: int = 0,
+    webhooks: list[tuple[str, str]] | None = None,
 ) -> FastAPI:
     """A PagerDuty look-alike. ``app.state.control`` injects faults and rate limits at run
     time; ``app.state.pagerduty`` is the account's state; ``app.state.identity`` issues OAuth
     tokens to ``oauth_clients`` (client id to secret) for the account ``greenroom-demo``.
     ``scale`` adds that many generated services (five to an escalation policy, an open
-    incident on every fourth), for trying the portal on a large account."""
+    incident on every fourth), for trying the portal on a large account. ``webhooks`` are
+    ``(url, secret)`` subscriptions sent a signed v3 delivery on every incident change
+    (``app.state.webhooks``)."""
     state = PagerDutyState(seed=seed, html_base=html_base or DEFAULT_HTML_BASE, scale=scale)
     control = SimulatorControl(
         token=token,
@@ -62,6 +66,13 @@ def create_app(
     app.state.control = control
     identity = TokenIssuer(clients=dict(oauth_clients or {}), lifetime=oauth_token_lifetime)
     app.state.identity = identity
+    sender = WebhookSender()
+    for url, secret in webhooks or []:
+        sender.subscribe(url, secret)
+    state.on_incident_change = lambda incident, event_type, user_id: sender.incident_changed(
+        state, incident, event_type, user_id
+    )
+    app.state.webhooks = sender
 
     @app.middleware("http")
     async def record_and_misbehave(request: Request, call_next: Any) -> Response:
@@ -124,7 +135,39 @@ def create_app(
     _add_rest_routes(app, state, control)
     _add_events_routes(app, state, control)
     _add_control_routes(app, state, control)
+    _add_webhook_control_routes(app, state, sender)
     return app
+
+
+def _add_webhook_control_routes(app: FastAPI, state: PagerDutyState, sender: WebhookSender) -> None:
+    @app.post("/_control/webhooks")
+    async def add_webhook(request: Request) -> Any:
+        body = await request.json()
+        if not isinstance(body, dict) or not body.get("url") or not body.get("secret"):
+            return JSONResponse({"error": "url and secret are required"}, 400)
+        sender.subscribe(str(body["url"]), str(body["secret"]))
+        return {"subscriptions": [s.url for s in sender.subscriptions]}
+
+    @app.get("/_control/webhooks")
+    async def list_webhooks() -> Any:
+        # Secrets are never echoed.
+        return {
+            "subscriptions": [s.url for s in sender.subscriptions],
+            "deliveries": [d.__dict__ for d in sender.deliveries[-200:]],
+        }
+
+    @app.post("/_control/incidents/{incident_id}/{status}")
+    async def change_in_ui(incident_id: str, status: str, request: Request) -> Any:
+        """What a person clicking Acknowledge or Resolve in PagerDuty's own UI does."""
+        incident = state.incidents.get(incident_id)
+        if incident is None:
+            return _not_found()
+        if status not in {"acknowledged", "resolved"} or incident.status == "resolved":
+            return _invalid("status must be acknowledged or resolved, of an open incident")
+        body = await request.json() if await request.body() else {}
+        user = state.user_by_email(str((body or {}).get("email") or ""))
+        state.set_status(incident, status, user.id if user else None)
+        return {"incident": payloads.incident(state, incident)}
 
 
 def _fault_response(fault: Fault, control: SimulatorControl) -> Response:

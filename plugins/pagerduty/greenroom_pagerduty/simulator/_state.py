@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -165,6 +166,9 @@ class PagerDutyState:
         self.incidents: dict[str, SimIncident] = {}
         self.change_events: list[SimChangeEvent] = []
         self._next_number = 1000
+        #: Called with (incident, webhook event type, acting user id) after every change
+        #: (the simulator's webhook subscriptions listen here).
+        self.on_incident_change: Callable[[SimIncident, str, str | None], None] | None = None
         self._seed()
         if scale:
             self._seed_scale(scale)
@@ -405,9 +409,15 @@ class PagerDutyState:
             ):
                 incident.alerts += 1
                 return incident
-        return self._add_incident(
+        incident = self._add_incident(
             service_id, title, datetime.now(UTC), urgency=urgency, key=dedup_key
         )
+        self._changed(incident, "incident.triggered", None)
+        return incident
+
+    def _changed(self, incident: SimIncident, event_type: str, user_id: str | None) -> None:
+        if self.on_incident_change is not None:
+            self.on_incident_change(incident, event_type, user_id)
 
     def open_incident_by_key(self, service_id: str, dedup_key: str) -> SimIncident | None:
         for incident in self.incidents.values():
@@ -431,6 +441,7 @@ class PagerDutyState:
             incident.resolved_by = user_id
             incident.assignee_ids = []
         incident.updated_at = now
+        self._changed(incident, f"incident.{status}", user_id)
 
     def on_call_user_ids(self, policy_id: str, at: datetime | None = None) -> list[str]:
         return [user_id for _, user_id, _ in self.on_call(policy_id, at)]

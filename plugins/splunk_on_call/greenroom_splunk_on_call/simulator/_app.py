@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from . import _seed
 from ._notes import add_notes_routes
 from ._state import Fault, SimIncident, SimulatorState
+from ._webhooks import OutgoingWebhooks
 
 PUBLIC = "/api-public"
 REST_ENDPOINT = "/integrations/generic/20131114/alert"
@@ -38,6 +39,7 @@ def create_app(
     oncall_spelling: str = "swagger",
     now: datetime | None = None,
     scale: int = 0,
+    webhooks: list[str] | None = None,
 ) -> FastAPI:
     """A Splunk On-Call stand-in. ``oncall_spelling="fixture"`` answers `/v1/oncall/current` with
     the `oncallNow`/`onCalluser` spelling seen in client fixtures instead of the swagger's.
@@ -46,6 +48,10 @@ def create_app(
     state = SimulatorState(now=now, rate_limit_per_minute=rate_limit_per_minute, scale=scale)
     app = FastAPI(title="Splunk On-Call simulator", docs_url=None, redoc_url=None)
     app.state.simulator = state
+    # Outgoing webhooks (full URLs with their token) get a POST on every incident change.
+    outgoing = OutgoingWebhooks(list(webhooks or []))
+    state.on_incident_change = outgoing.incident_changed
+    app.state.webhooks = outgoing
 
     @app.middleware("http")
     async def gatekeeper(request: Request, call_next: Any) -> Response:
@@ -381,8 +387,29 @@ def create_app(
     def reset() -> dict[str, Any]:
         fresh = SimulatorState(rate_limit_per_minute=state.rate_limit_per_minute)
         with state.lock:
-            state.__dict__.update({k: v for k, v in fresh.__dict__.items() if k != "lock"})
+            state.__dict__.update(
+                {k: v for k, v in fresh.__dict__.items() if k not in {"lock", "on_incident_change"}}
+            )
         return {"reset": True}
+
+    @app.post(f"{CONTROL}/webhooks")
+    async def add_webhook(request: Request) -> Any:
+        body = await _json_object(request) or {}
+        if not body.get("url"):
+            return JSONResponse({"error": "url is required"}, status_code=400)
+        outgoing.urls.append(str(body["url"]))
+        return {"webhooks": len(outgoing.urls)}
+
+    @app.post(CONTROL + "/incidents/{number}/{phase}")
+    async def change_in_ui(number: int, phase: str, request: Request) -> Any:
+        """What a person acknowledging or resolving in Splunk On-Call's own timeline does."""
+        incident = state.incidents.get(number)
+        if incident is None or phase not in {"ACKED", "RESOLVED"}:
+            return JSONResponse({"error": "unknown incident or phase"}, status_code=400)
+        body = await _json_object(request) or {}
+        with state.lock:
+            accepted, message = state.transition(incident, phase, body.get("user"))
+        return {"accepted": accepted, "message": message}
 
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,6 +100,9 @@ class SimulatorState:
         self.routing_keys = list(_seed.ROUTING_KEYS)
         self.rotation_epoch = (now or datetime.now(UTC)) - timedelta(days=3)
         self.incidents: dict[int, SimIncident] = {}
+        #: Called with (incident, acting user or None) after every change (the simulator's
+        #: outgoing webhooks listen here; nobody does while seeding).
+        self.on_incident_change: Callable[[SimIncident, str | None], None] | None = None
         self._seed_incidents(now or datetime.now(UTC))
         if scale:
             self._seed_scale(scale, now or datetime.now(UTC))
@@ -253,6 +257,8 @@ class SimulatorState:
             state_message=state_message,
         )
         self.incidents[incident.number] = incident
+        if self.on_incident_change is not None:
+            self.on_incident_change(incident, None)
         return incident
 
     def transition(
@@ -267,6 +273,8 @@ class SimulatorState:
         incident.transitions.append(
             Transition(phase, datetime.now(UTC), by, message, manually=by is not None)
         )
+        if self.on_incident_change is not None:
+            self.on_incident_change(incident, by)
         return True, ""
 
     # -- seed ------------------------------------------------------------------------------

@@ -1,0 +1,97 @@
+"""Which webhook deliveries were already handled: replay protection by event id.
+
+Vendors retry a delivery until they get a 2xx answer (PagerDuty retries every non-2xx), and an
+attacker who captured a signed delivery can send it again; either way the second copy must
+change nothing. An id only needs remembering for as long as its timestamp would still be
+accepted (the allowed clock skew), after which the timestamp check refuses it anyway.
+
+:class:`MemoryDeliveryLog` is bounded (oldest ids forgotten first) and serves one process;
+:class:`RedisDeliveryLog` is shared by every replica (``SET key NX EX``), falling back to
+memory while Redis is unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("greenroom.webhooks")
+
+DEFAULT_REMEMBER_SECONDS = 2 * 3600.0
+DEFAULT_MAX_ENTRIES = 50_000
+
+
+class DeliveryLog(Protocol):
+    async def first_delivery(self, key: str, remember_seconds: float | None = None) -> bool:
+        """Record ``key``; True when it was not seen within the time it is remembered."""
+        ...
+
+
+class MemoryDeliveryLog:
+    def __init__(
+        self,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        remember_seconds: float = DEFAULT_REMEMBER_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_entries = max_entries
+        self.remember_seconds = remember_seconds
+        self._clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    async def first_delivery(self, key: str, remember_seconds: float | None = None) -> bool:
+        now = self._clock()
+        while self._seen:
+            oldest, expires = next(iter(self._seen.items()))
+            if expires > now and len(self._seen) < self.max_entries:
+                break
+            del self._seen[oldest]
+        known = self._seen.get(key)
+        if known is not None and known > now:
+            return False
+        self._seen[key] = now + (remember_seconds or self.remember_seconds)
+        self._seen.move_to_end(key)
+        return True
+
+
+class RedisDeliveryLog:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = "greenroom:delivery:",
+        remember_seconds: float = DEFAULT_REMEMBER_SECONDS,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.remember_seconds = remember_seconds
+        self._fallback = MemoryDeliveryLog(remember_seconds=remember_seconds)
+        self._down = False
+
+    async def first_delivery(self, key: str, remember_seconds: float | None = None) -> bool:
+        seconds = max(1, int(remember_seconds or self.remember_seconds))
+        try:
+            stored = await self.client.set(self.prefix + key, "1", nx=True, ex=seconds)
+        except (RedisError, OSError) as exc:
+            if not self._down:
+                self._down = True
+                log.warning(
+                    "Redis is unreachable (%s); webhook ids are remembered by this replica "
+                    "only until it returns", type(exc).__name__,
+                )
+            return await self._fallback.first_delivery(key, seconds)
+        if self._down:
+            self._down = False
+            log.warning("Redis is back; webhook ids are shared by every replica again")
+        # A key this replica saw while Redis was away is still a replay.
+        return bool(stored) and await self._fallback.first_delivery(key, seconds)
