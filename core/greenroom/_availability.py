@@ -14,13 +14,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from ._api import ApiHolder, maybe_await
+from ._api import ApiHolder
+from ._deadline import call_plugin
 
 if TYPE_CHECKING:
     from ._entity import Entity
     from ._provider import IncidentProvider
 
 log = logging.getLogger("greenroom.availability")
+
+#: Seconds a predicate may take; one that hangs counts as false and fails its plugin.
+PREDICATE_TIMEOUT = 5.0
 
 Predicate = Callable[..., "bool | Awaitable[bool]"]
 
@@ -41,13 +45,18 @@ async def is_available(
     *,
     apis: ApiHolder | None = None,
     on_error: Callable[[BaseException], None] | None = None,
+    timeout: float = PREDICATE_TIMEOUT,
+    what: str = "availability predicate",
 ) -> bool:
     """``predicate(entity)`` (or ``predicate(entity, apis=apis)`` when it asks for them), sync
-    or async; an exception counts as false and goes to ``on_error``."""
+    or async, within ``timeout`` seconds (a blocking one in a worker thread); an exception or a
+    timeout counts as false and goes to ``on_error``."""
     try:
         if apis is not None and wants_apis(predicate):
-            return bool(await maybe_await(predicate(entity, apis=apis)))
-        return bool(await maybe_await(predicate(entity)))
+            return bool(
+                await call_plugin(predicate, entity, apis=apis, timeout=timeout, what=what)
+            )
+        return bool(await call_plugin(predicate, entity, timeout=timeout, what=what))
     except Exception as exc:  # noqa: BLE001 - a predicate that raises counts as false
         if on_error is not None:
             on_error(exc)
@@ -56,4 +65,6 @@ async def is_available(
 
 async def provider_is_available(provider: IncidentProvider, entity: Entity) -> bool:
     """Whether ``provider`` covers ``entity``; a provider whose check raises does not."""
-    return await is_available(provider.is_available, entity)
+    return await is_available(
+        provider.is_available, entity, what=f"predicate of provider {provider.id}"
+    )

@@ -39,6 +39,10 @@ _SECRET_KEY_NAME = re.compile(r"token|key|secret|password|authorization", re.IGN
 # The password in a URL's user info (database.url: postgresql+psycopg://user:PASSWORD@host/db;
 # redis.url: redis://:PASSWORD@host:6379/0, whose user is often empty).
 _URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)([^@\s/]+)(@)")
+# Headers whose values are never credentials, so config check shows them.
+_PLAIN_HEADERS = frozenset(
+    {"accept", "accept-language", "content-type", "user-agent", "cache-control", "x-request-id"}
+)
 _KEY_PATH_PART = re.compile(r"^([^\[\]]*)((?:\[\d+\])*)$")
 # Scrubbing a very short "secret" (a port, "true", "dev") would mangle ordinary text, and no
 # real credential is that short; such values are still redacted where config is shown.
@@ -177,11 +181,12 @@ class Config:
 
     def _is_substituted_header(self, path: KeyPath) -> bool:
         origin = self._origins.get(path)
-        return (
-            origin is not None
-            and origin.substituted
-            and any(isinstance(p, str) and p.lower() == "headers" for p in path[:-1])
-        )
+        if not any(isinstance(p, str) and p.lower() == "headers" for p in path[:-1]):
+            return False
+        # A literal value (`X-Auth: abc123` written in the file) is as much a credential as a
+        # substituted one, unless the header is one that never carries a secret.
+        plain = isinstance(path[-1], str) and path[-1].lower() in _PLAIN_HEADERS
+        return (origin is not None and origin.substituted) or not plain
 
     def _collect_secret_values(self) -> frozenset[str]:
         secrets: set[str] = set()

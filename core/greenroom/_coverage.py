@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._config import validate_section
+from ._deadline import call_plugin
 from ._entity import Entity, owner_key, owner_label
 from ._provider import Capability, CoverageCheck, has_bulk_reads
 
@@ -267,7 +268,10 @@ async def _check(
     title = provider.title
     try:
         async with asyncio.timeout(timeout):
-            check = await provider.check_coverage(entity)
+            check = await call_plugin(
+                provider.check_coverage, entity, timeout=timeout,
+                what=f"{provider.title} coverage check",
+            )
             if check.state == COVERED and Capability.ON_CALL in provider.capabilities:
                 # A service whose escalation policy pages nobody is not confirmed coverage.
                 if not await provider.on_call(entity):
@@ -396,7 +400,10 @@ async def _bulk_checks(
         return {}
     try:
         async with asyncio.timeout(timeout):
-            checks = await provider.bulk_coverage(entities)  # type: ignore[attr-defined]
+            checks = await call_plugin(
+                provider.bulk_coverage,  # type: ignore[attr-defined]
+                entities, timeout=timeout, what=f"{provider.title} coverage check",
+            )
             confirmed = [
                 e for e in entities
                 if (c := checks.get(e.ref)) is not None and c.state == COVERED

@@ -287,6 +287,17 @@ class PluginHost:
     def startup_calls(self, apis: ApiHolder) -> list[tuple[str, Any]]:
         return self._each("greenroom_startup", apis=apis)
 
+    def startup_hooks(self) -> list[tuple[str, Any]]:
+        """``(plugin id, hook function)`` of each enabled plugin, uncalled: the caller runs each
+        under a deadline (a hook may block or hang)."""
+        impls = self.pm.hook.greenroom_startup.get_hookimpls()
+        return [
+            (impl.plugin_name, impl.function)
+            for impl in impls
+            if self.records.get(impl.plugin_name, PluginRecord(impl.plugin_name)).state
+            == "enabled"
+        ]
+
 
 def _declared_id(obj: Any, record: PluginRecord | None) -> str:
     """The id a plugin object gives: its ``greenroom_plugin_id`` hook, else its ``id``

@@ -6,13 +6,13 @@ share it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+from ._deadline import call_plugin
 from ._entity import Entity, owner_key, parse_ref
 from ._exceptions import ProviderError
 from ._gather import ProviderFailure, gather_from_providers
@@ -165,8 +165,9 @@ async def act_on_incident(
         )
     method = provider.acknowledge if action == "acknowledge" else provider.resolve
     try:
-        return await asyncio.wait_for(
-            method(entity, incident_id, identity), timeout=ACTION_TIMEOUT
+        return await call_plugin(
+            method, entity, incident_id, identity, timeout=ACTION_TIMEOUT,
+            what=f"{provider.title} {action}",
         )
     except TimeoutError:
         raise IncidentActionRefused(

@@ -7,7 +7,6 @@ default core APIs; each plugin's factories at
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,10 +35,13 @@ from ._live import LiveUpdates, build_live, live_api_ref
 from ._plugin import Card
 from ._provider import IncidentProvider
 from ._proxy import ProxyRoutes, parse_proxy_config
+from ._scrub import install_log_scrubbing, process_scrubber
 
 log = logging.getLogger("greenroom")
 
 SIMULATOR_PREFIX = "/_simulators"
+#: Seconds each plugin's start-up hook may take before the plugin is marked failed.
+STARTUP_TIMEOUT = 30.0
 DEMO_DIR = Path(__file__).parent / "demo"
 
 
@@ -261,6 +263,9 @@ def build_portal(
     )
     live.entities = lambda: portal.catalog.entities
     enabled_providers.portal = portal
+    # Log records and CLI output are scrubbed of every portal's secrets (see _scrub).
+    process_scrubber.learn(*config.secret_values)
+    install_log_scrubbing()
     return portal
 
 
@@ -301,12 +306,15 @@ def _load_catalog(
 
 
 async def run_startup(portal: Portal) -> None:
-    from ._api import maybe_await
+    from ._deadline import call_plugin
 
     await portal.live.start()
-    for plugin_id, result in portal.host.startup_calls(portal.registry):
+    for plugin_id, hook in portal.host.startup_hooks():
         try:
-            await asyncio.wait_for(maybe_await(result), timeout=30)
+            await call_plugin(
+                hook, apis=portal.registry, timeout=STARTUP_TIMEOUT,
+                what=f"start-up hook of plugin {plugin_id}",
+            )
         except Exception as exc:  # noqa: BLE001
             portal.host.mark_failed(plugin_id, "startup", exc)
     # Strict mode fails fast at start-up only; once serving, a failure marks its plugin.

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
+from ._urls import http_url
+
 if TYPE_CHECKING:
     from ._entity import Entity
     from ._identity import Identity
@@ -57,6 +59,10 @@ class Person:
     avatar_url: str | None = None
     url: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "avatar_url", http_url(self.avatar_url))
+        object.__setattr__(self, "url", http_url(self.url))
+
 
 @dataclass(frozen=True)
 class Incident:
@@ -74,6 +80,9 @@ class Incident:
     number: str | None = None
     created_by: str | None = None
     service: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", http_url(self.url))
 
     @property
     def is_open(self) -> bool:
@@ -101,6 +110,9 @@ class Change:
     entity_ref: str
     url: str | None = None
     source: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", http_url(self.url))
 
 
 @dataclass(frozen=True)

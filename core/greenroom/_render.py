@@ -14,6 +14,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ._urls import http_url_or_empty
+
 
 def age(value: datetime | str | None, now: datetime | None = None) -> str:
     """'3 minutes ago'-style age of a timestamp."""
@@ -59,6 +61,7 @@ def configure(env: jinja2.Environment) -> jinja2.Environment:
     env.filters["age"] = age
     env.filters["timestamp"] = timestamp
     env.filters["initials"] = initials
+    env.filters["http_url"] = http_url_or_empty
     return env
 
 

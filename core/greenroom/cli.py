@@ -90,6 +90,18 @@ _DELEGATED = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ._scrub import ScrubbingStream
+
+    # Whatever a command prints, no secret of a portal it built reaches the terminal.
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbingStream(stdout), ScrubbingStream(stderr)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if raw and raw[0] in _DELEGATED:
         import importlib
@@ -127,7 +139,6 @@ def _print_error(exc: BaseException) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
 
     from ._exceptions import GreenroomError
     from .web import create_app
@@ -164,9 +175,10 @@ def _serve(args: argparse.Namespace) -> int:
         return serve_workers(paths, host=args.host, port=args.port, workers=args.workers,
                              base_url=f"http://{internal_host}:{args.port}")
     print(f"Greenroom ({mode}) on http://{internal_host}:{args.port}", flush=True)
+    from ._shutdown import serve
+
     # Greenroom's own access log (greenroom.access) replaces uvicorn's.
-    uvicorn.run(create_app(portal), host=args.host, port=args.port, log_level="warning",
-                access_log=False)
+    serve(create_app(portal), host=args.host, port=args.port, access_log=False)
     return 0
 
 

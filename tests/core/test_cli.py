@@ -135,6 +135,53 @@ def test_plugins_reflects_disabling_in_config(tmp_path: Path) -> None:
     assert states["splunk-on-call"] != "disabled"
 
 
+def test_config_check_redacts_url_passwords_and_literal_header_values(tmp_path: Path) -> None:
+    path = tmp_path / "app-config.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            proxy:
+              endpoints:
+                '/vendor':
+                  target: https://svc-user:proxy-pass-71c2@vendor.example/api
+                  headers:
+                    X-Auth: literal-header-secret-93
+                    Accept: application/json
+            """
+        )
+    )
+    result = greenroom("config", "check", "--config", str(path), env={}, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert "proxy-pass-71c2" not in output
+    assert "literal-header-secret-93" not in output
+    assert "X-Auth: <redacted>" in result.stdout
+    assert "Accept: application/json" in result.stdout
+    assert "vendor.example/api" in result.stdout
+
+
+def test_config_check_reports_what_the_pagerduty_plugin_refuses_at_start_up(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app-config.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            pagerDuty:
+              accounts:
+                - id: main
+                  apiToken: pd-inline-token-5521
+            """
+        )
+    )
+    result = greenroom("config", "check", "--config", str(path), env={}, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Configuration OK." not in result.stdout
+    # The same refusal `greenroom serve` stops on: the key path and what to do instead.
+    assert "pagerDuty.accounts[0].apiToken" in result.stderr
+    assert "proxy route headers" in result.stderr
+    assert "pd-inline-token-5521" not in result.stdout + result.stderr
+
+
 # --- serve --workers ----------------------------------------------------------------------------
 
 

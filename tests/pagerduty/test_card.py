@@ -299,3 +299,13 @@ async def test_summary_when_unauthorized(apis, user, simulator):
     simulator.control.token = "rotated"
     line = await card.summary(card_context(card, CHECKOUT, apis=apis, identity=user))
     assert line == "Missing or invalid PagerDuty Token"
+
+
+async def test_vendor_links_that_are_not_http_are_not_rendered(show, simulator):
+    # A vendor (or something in front of it) sending javascript: links must not get them
+    # into an href or src, where a click would run them in the portal's origin.
+    simulator.state.html_base = "javascript:alert(document.cookie)//"
+    html = await show()
+    assert "javascript:" not in html
+    assert "Service Directory" not in text(html) and "Escalation Policy" not in text(html)
+    assert "Checkout API" in text(html)

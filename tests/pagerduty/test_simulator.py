@@ -215,3 +215,32 @@ async def test_requests_are_recorded_for_inspection(api):
 def test_seed_is_deterministic():
     one, two = create_app(seed=3).state.pagerduty, create_app(seed=3).state.pagerduty
     assert [i.title for i in one.incidents.values()] == [i.title for i in two.incidents.values()]
+
+
+async def test_mounted_simulator_checks_the_token_and_injects_faults() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    outer = Starlette(routes=[Mount("/_simulators/pagerduty", app=create_app(token="t"))])
+    base = "/_simulators/pagerduty"
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=outer), base_url="http://portal"
+    ) as client:
+        wrong = await client.get(f"{base}/services", headers={"Authorization": "Token token=x"})
+        assert wrong.status_code == 401
+        await client.post(
+            f"{base}/_control/faults", json={"status": 503, "times": 1, "path_prefix": "/oncalls"}
+        )
+        assert (await client.get(f"{base}/oncalls", headers=AUTH)).status_code == 503
+        assert (await client.get(f"{base}/oncalls", headers=AUTH)).status_code == 200
+
+
+async def test_request_log_keeps_only_the_latest_requests(app, api) -> None:
+    from greenroom_pagerduty.simulator._control import REQUEST_LOG_SIZE, RecordedRequest
+
+    control = app.state.control
+    for _ in range(REQUEST_LOG_SIZE + 50):
+        control.requests.append(RecordedRequest("GET", "/services", [], {}, None))
+    assert (await api.get("/services", headers=AUTH)).status_code == 200
+    assert len(control.requests) == REQUEST_LOG_SIZE
+    assert control.requests[-1].query == []

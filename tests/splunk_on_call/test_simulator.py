@@ -138,3 +138,32 @@ async def test_incident_links_keep_the_mount_prefix() -> None:
         assert link.startswith("http://portal/_simulators/splunk-on-call/ui/")
         page = await client.get(link.removeprefix("http://portal"))
         assert page.status_code == 200 and "Incident #" in page.text
+
+
+async def test_mounted_simulator_checks_credentials_and_injects_faults() -> None:
+    app = create_app()
+    outer = Starlette(routes=[Mount("/_simulators/splunk-on-call", app=app)])
+    transport = httpx.ASGITransport(app=outer)
+    demo = {"X-VO-Api-Id": "demo-api-id", "X-VO-Api-Key": "demo-api-key"}
+    base = "/_simulators/splunk-on-call"
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal") as client:
+        no_key = await client.get(f"{base}/api-public/v1/incidents")
+        assert no_key.status_code == 403
+        await client.post(f"{base}/_simulator/faults", json={"status": 503, "times": 1})
+        faulted = await client.get(f"{base}/api-public/v1/team", headers=demo)
+        assert faulted.status_code == 503
+        assert (await client.get(f"{base}/api-public/v1/team", headers=demo)).status_code == 200
+        seen = (await client.get(f"{base}/_simulator/requests")).json()["requests"]
+        assert seen[-1]["path"] == "/api-public/v1/team"
+
+
+async def test_request_log_keeps_only_the_latest_requests(simulator) -> None:
+    from greenroom_splunk_on_call.simulator._state import REQUEST_LOG_SIZE
+
+    state = simulator.state
+    for _ in range(REQUEST_LOG_SIZE + 50):
+        state.requests.append(("GET", "/api-public/v1/team", "", None))
+    async with httpx.AsyncClient(headers=HEADERS, timeout=10) as client:
+        assert (await client.get(simulator.public_url + "/v1/team")).status_code == 200
+    assert len(state.requests) == REQUEST_LOG_SIZE
+    assert state.requests[-1][1] == "/api-public/v1/team"

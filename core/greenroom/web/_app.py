@@ -17,9 +17,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._data import app_secret
+from .._deadline import cancel_abandoned
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
 from .._proxy import ProxyDispatch, ProxyHandler, create_proxy_router
 from .._render import configure
+from .._scrub import Scrubber, ScrubbingMiddleware
 from . import (
     _api_routes,
     _coverage,
@@ -30,8 +32,10 @@ from . import (
     _mapping,
     _marketplace,
     _pages,
+    _readiness,
 )
 from ._access_log import AccessLogMiddleware
+from ._browser_security import BrowserSecurityMiddleware
 from ._session import Sessions
 from ._sign_in import SignInMiddleware, identity_of
 
@@ -67,6 +71,7 @@ def create_app(portal: Portal) -> FastAPI:
         try:
             yield
         finally:
+            cancel_abandoned()  # plugin calls given up on at their deadline
             await portal.aclose()
 
     app = FastAPI(
@@ -90,10 +95,17 @@ def create_app(portal: Portal) -> FastAPI:
     Sessions(
         app_secret(portal.config), https_only=portal.base_url.startswith("https:")
     ).install(app)
+    # Secrets never leave in a body, whichever page, card, fragment or error wrote them.
+    app.state.scrubber = Scrubber(portal.config.secret_values)
+    app.add_middleware(ScrubbingMiddleware, scrubber=app.state.scrubber)
+    # Outermost: host, origin and browser headers for every response, errors included.
+    app.add_middleware(BrowserSecurityMiddleware, base_url=portal.config.get("app.baseUrl"))
 
     app.include_router(_api_routes.router)
     app.include_router(create_proxy_router(portal.proxy, handler=proxy), prefix="/api/proxy")
-    for view in (_marketplace, _incidents, _coverage, _incident_detail, _mapping, _live, _docs):
+    for view in (
+        _marketplace, _incidents, _coverage, _incident_detail, _mapping, _live, _readiness, _docs,
+    ):
         setup = getattr(view, "setup", None)  # the views that prepare app state at creation
         if setup is not None:
             setup(app)

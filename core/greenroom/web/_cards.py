@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from .._availability import is_available as available
+from .._deadline import call_plugin
 from .._entity import Entity
 from .._exceptions import ProviderError
 from .._identity import Identity
@@ -72,7 +73,10 @@ async def is_available(portal: Portal, card: Card, entity: Entity) -> bool:
         log.error("predicate of card %s raised: %s", card.id, portal.scrub(str(exc)))
         portal.host.mark_failed(card.plugin_id, f"predicate of card {card.id}", exc)
 
-    return await available(card.is_available, entity, apis=portal.registry, on_error=failed)
+    return await available(
+        card.is_available, entity, apis=portal.registry, on_error=failed,
+        timeout=card.timeout, what=f"predicate of card {card.id}",
+    )
 
 
 async def available_cards(portal: Portal, entity: Entity) -> list[Card]:
@@ -87,7 +91,9 @@ async def render_card(
     """The card's HTML, or its error box. Never raises."""
     try:
         ctx = card_context(portal, card, entity, viewer)
-        html = await asyncio.wait_for(card.render(ctx), timeout=card.timeout)
+        html = await call_plugin(
+            card.render, ctx, timeout=card.timeout, what=f"card {card.id}"
+        )
         return framed(card, str(html))
     except TimeoutError:
         message = f"No answer within {card.timeout:g} seconds. Reload the page to try again."
@@ -154,7 +160,9 @@ async def summaries(
             return None
         try:
             ctx = card_context(portal, card, entity, viewer)
-            text = await asyncio.wait_for(card.summary(ctx), timeout=timeout)
+            text = await call_plugin(
+                card.summary, ctx, timeout=timeout, what=f"summary of card {card.id}"
+            )
         except Exception as exc:  # noqa: BLE001
             text = f"unavailable ({portal.scrub(type(exc).__name__)})"
         return (entity.ref, card.title, text) if text else None

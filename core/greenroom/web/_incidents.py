@@ -20,9 +20,11 @@ from .._gather import ProviderFailure
 from .._incidents import Filters, IncidentActionRefused, act_on_incident, open_incidents
 from .._oncall import OnCallGroup, on_call_groups
 from .._provider import OPEN_STATUSES, IncidentStatus, OnCallEntry
-from ._context import page_context, portal_of, render_page, render_partial
+from ._context import page_context, portal_of, render_partial
+from ._forms import read_text_form
 from ._paging import provider_blocks
 from ._session import csrf_protected, flash
+from ._shell import stream_shell
 from ._sign_in import identity_of
 
 router = APIRouter()
@@ -51,27 +53,34 @@ async def _incidents_page(
     alert: tuple[str, str] | None = None,
 ) -> Response:
     portal = portal_of(request)
-    rows, failures = await open_incidents(portal)
-    shown = [row for row in rows if row.matches(filters)]
     ctx = page_context(request, nav="incidents")
     if alert is not None:
         ctx["flash"] = alert
-    ctx.update(
-        rows=shown,
-        blocks=provider_blocks(shown, request.query_params),
-        total=len(rows),
-        failures=[f for f in failures if not f.unknown],
-        banner=failure_banner(request, failures),
-        filters=filters,
-        providers=sorted(
-            {(h.provider.id, h.provider.title) for h in portal.providers()}, key=lambda p: p[1]
-        ),
-        statuses=[str(s) for s in OPEN_STATUSES],
-        owners=sorted({e.owner for r in rows for e in r.entities if e.owner}, key=str.lower),
-        entities=sorted({(e.ref, e.display_name) for r in rows for e in r.entities}),
-        now=datetime.now(UTC),
+
+    async def fill() -> None:
+        rows, failures = await open_incidents(portal)
+        shown = [row for row in rows if row.matches(filters)]
+        ctx.update(
+            rows=shown,
+            blocks=provider_blocks(shown, request.query_params),
+            total=len(rows),
+            failures=[f for f in failures if not f.unknown],
+            banner=failure_banner(request, failures),
+            filters=filters,
+            providers=sorted(
+                {(h.provider.id, h.provider.title) for h in portal.providers()},
+                key=lambda p: p[1],
+            ),
+            statuses=[str(s) for s in OPEN_STATUSES],
+            owners=sorted({e.owner for r in rows for e in r.entities if e.owner}, key=str.lower),
+            entities=sorted({(e.ref, e.display_name) for r in rows for e in r.entities}),
+            now=datetime.now(UTC),
+        )
+
+    return stream_shell(
+        request, "incidents.html", ctx, fill, title="Incidents",
+        waiting="Asking every provider for open incidents…", status_code=status_code,
     )
-    return render_page(request, "incidents.html", ctx, status_code=status_code)
 
 
 @router.get("/incidents", response_class=HTMLResponse, include_in_schema=False)
@@ -167,8 +176,13 @@ async def _refuse_incident_action(request: Request, message: str) -> Response:
 )
 async def incident_action(request: Request, provider_id: str, action: str) -> Response:
     """Acknowledge or resolve one incident, then back to the same filtered view."""
-    form = await request.form()
+    text = await read_text_form(request)
+    form = text.fields
     filters = Filters.from_mapping(form, prefix="filter_")
+    if text.files:
+        return await _incidents_page(
+            request, filters, status_code=400, alert=("error", text.refusal())
+        )
     try:
         outcome = await act_on_incident(
             portal_of(request), provider_id, action, str(form.get("entity") or ""),
@@ -188,18 +202,23 @@ async def incident_action(request: Request, provider_id: str, action: str) -> Re
 @router.get("/oncall", response_class=HTMLResponse, include_in_schema=False)
 async def on_call_page(request: Request) -> Response:
     portal = portal_of(request)
-    groups, failures = await on_call_groups(portal)
-    titles = {h.provider.id: h.provider.title for h in portal.providers()}
-    shown, pager = _on_call_page_of(groups, str(request.query_params.get("page") or "1"))
     ctx = page_context(request, nav="oncall")
-    ctx.update(
-        groups=shown,
-        pager=pager,
-        failures=[f for f in failures if not f.unknown],
-        banner=failure_banner(request, failures),
-        titles=titles,
+
+    async def fill() -> None:
+        groups, failures = await on_call_groups(portal)
+        shown, pager = _on_call_page_of(groups, str(request.query_params.get("page") or "1"))
+        ctx.update(
+            groups=shown,
+            pager=pager,
+            failures=[f for f in failures if not f.unknown],
+            banner=failure_banner(request, failures),
+            titles={h.provider.id: h.provider.title for h in portal.providers()},
+        )
+
+    return stream_shell(
+        request, "oncall.html", ctx, fill, title="On call",
+        waiting="Asking every provider who is on call…",
     )
-    return render_page(request, "oncall.html", ctx)
 
 
 #: Services per page of /oncall: a catalog of 10,000 is not one 7 MB page.

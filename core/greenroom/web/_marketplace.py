@@ -27,7 +27,7 @@ from .._marketplace import (
     load_marketplace,
     normalize_distribution,
 )
-from ._context import page_context, render_page
+from ._context import page_context, portal_of, render_page
 
 router = APIRouter()
 
@@ -169,6 +169,12 @@ def plugins_page(
     context = page_context(request, nav="plugins")
     context |= {
         "listing": listing,
+        # Failed plugins are named even when they have no directory entry.
+        "failed_plugins": [
+            (r.id, portal_of(request).scrub(str(r.error or "failed")))
+            for r in portal_of(request).plugin_records
+            if r.state == "failed"
+        ],
         "all_categories": sorted(set(CATEGORIES) | set(listing.categories)),
         "tag_url": lambda t: filter_url(
             page, listing.query, listing.selected_categories, sorted({*chosen_tags, t})

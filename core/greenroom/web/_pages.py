@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from .._deadline import call_plugin
 from .._entity import ENTITY_PAGE, Entity
 from .._exceptions import ProviderError
 from .._plugin import CARD_ACTION, CARD_FRAGMENT, ActionResult
@@ -25,6 +26,7 @@ from ._cards import (
     summaries,
 )
 from ._context import page_context, portal_of, render_page
+from ._forms import read_text_form
 from ._session import CSRF_FIELD, csrf_protected, flash
 
 log = logging.getLogger("greenroom.pages")
@@ -150,22 +152,47 @@ async def _entity_response(
     viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"], form, form_card, form_action)
     cards = await available_cards(portal, entity)
     before = getattr(request.app.state, "before_cards", None)
-    extra = await before(portal, entity, cards, viewer) if before else None
-    ctx.update(entity=entity, cards=cards, slot=loading_slot, before_cards=extra)
+    ctx.update(entity=entity, cards=cards, slot=loading_slot, before_cards=None)
     html = request.app.state.templates.get_template("greenroom/entity.html").render(ctx)
     head, _, tail = html.partition(CARDS_MARKER)
 
     async def body() -> AsyncIterator[str]:
-        yield head
-        async for chunk in stream_cards(portal, cards, entity, viewer):
-            yield chunk
-        yield tail
+        # The head never waits on a vendor: what comes before the cards (the coverage
+        # reminder asks the providers) streams in like a card, placed first.
+        extra = asyncio.ensure_future(before(portal, entity, cards, viewer)) if before else None
+        try:
+            yield head
+            async for chunk in stream_cards(portal, cards, entity, viewer):
+                yield chunk
+                if extra is not None and extra.done():
+                    yield _before_cards_chunk(extra)
+                    extra = None
+            if extra is not None:
+                await asyncio.wait({extra})
+                yield _before_cards_chunk(extra)
+                extra = None
+            yield tail
+        finally:
+            if extra is not None:
+                extra.cancel()
 
     response = StreamingResponse(body(), status_code=status_code, media_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     # Lets reverse proxies (nginx) pass each card on as soon as it is ready.
     response.headers["X-Accel-Buffering"] = "no"
     return response
+
+
+def _before_cards_chunk(task: asyncio.Future[Any]) -> str:
+    try:
+        html = task.result()
+    except Exception:  # noqa: BLE001 - a reminder that fails is left out, the page goes on
+        log.exception("before-cards content failed")
+        return ""
+    if not html:
+        return ""
+    # Not a .card-slot: it is the portal's own notice, placed first across the whole row.
+    return f'<div class="before-cards" style="order:-1;flex:1 1 100%;min-width:0">{html}</div>\n'
 
 
 @router.get(ENTITY_PAGE, response_class=HTMLResponse)
@@ -190,7 +217,7 @@ async def card_fragment(
 
 
 async def _submitted(request: Request) -> dict[str, str]:
-    return {k: str(v) for k, v in (await request.form()).items() if k != CSRF_FIELD}
+    return {k: v for k, v in (await read_text_form(request)).items() if k != CSRF_FIELD}
 
 
 async def _refuse_card_action(request: Request, message: str) -> Response:
@@ -214,8 +241,13 @@ async def card_action(
 ) -> Response:
     portal = portal_of(request)
     entity = _find_entity(request, namespace, kind, name)
-    form = await _submitted(request)
+    raw = await read_text_form(request)
+    form = {k: v for k, v in raw.items() if k != CSRF_FIELD}
     keep: dict[str, Any] = {"form": form, "form_card": card_id, "form_action": action}
+    if raw.files:
+        return await _entity_response(
+            request, entity, status_code=400, alert=("error", raw.refusal()), **keep
+        )
     card = next((c for c in await available_cards(portal, entity) if c.id == card_id), None)
     if card is None or action not in card.actions:
         return await _entity_response(
@@ -225,9 +257,9 @@ async def card_action(
     ctx = page_context(request)
     viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
     try:
-        result = await asyncio.wait_for(
-            card.actions[action](card_context(portal, card, entity, viewer), form),
-            timeout=max(card.timeout, 15.0),
+        result = await call_plugin(
+            card.actions[action], card_context(portal, card, entity, viewer), form,
+            timeout=max(card.timeout, 15.0), what=f"action {action} of card {card_id}",
         )
     except TimeoutError:
         result = ActionResult("The action did not finish in time; check before retrying.", False)

@@ -44,6 +44,9 @@ def _build_provider(fetch: Any, discovery: Any, config: Any) -> PagerDutyProvide
         fetch=fetch,
         proxy_base_url=discovery.get_base_url("proxy"),
         config=config,
+        # Validated now, so a refused setting fails the plugin at start-up and in
+        # `greenroom config check`, not at the first page view.
+        accounts=load_accounts(config),
         app_base_url=config.get("app.baseUrl", "") or "",
         product_name=config.get("app.title", "Greenroom") or "Greenroom",
     )

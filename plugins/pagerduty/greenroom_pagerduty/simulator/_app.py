@@ -76,7 +76,9 @@ def create_app(
 
     @app.middleware("http")
     async def record_and_misbehave(request: Request, call_next: Any) -> Response:
-        path = request.url.path
+        # Mounted under another app (the demo's /_simulators/<id>) the URL keeps the mount's
+        # prefix; controls match the path below it.
+        path = request.url.path.removeprefix(request.scope.get("root_path", ""))
         if path.startswith("/_control"):
             return await call_next(request)  # type: ignore[no-any-return]
         raw = await request.body()
@@ -89,7 +91,7 @@ def create_app(
                 k: ("[redacted]" if k == "client_secret" else v)
                 for k, v in parse_qsl(raw.decode("utf-8", "replace"))
             }
-        control.requests.append(
+        control.record(
             RecordedRequest(
                 request.method,
                 path,

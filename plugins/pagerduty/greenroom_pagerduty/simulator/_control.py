@@ -42,17 +42,28 @@ class RecordedRequest:
     body: Any
 
 
+REQUEST_LOG_SIZE = 1000
+
+
 @dataclass
 class SimulatorControl:
     token: str
     rate_limit_per_minute: int | None = None
     events_per_minute: int | None = 120
     faults: list[Fault] = field(default_factory=list)
+    #: The latest requests (see :meth:`record`).
     requests: list[RecordedRequest] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic
     _window_start: float = 0.0
     _window_count: int = 0
     _event_windows: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    def record(self, request: RecordedRequest) -> None:
+        """Log a request, dropping the oldest beyond REQUEST_LOG_SIZE so a long-running demo
+        does not grow."""
+        self.requests.append(request)
+        if len(self.requests) > REQUEST_LOG_SIZE:
+            del self.requests[: len(self.requests) - REQUEST_LOG_SIZE]
 
     def add_fault(self, fault: Fault | None = None, **kwargs: Any) -> Fault:
         fault = fault or Fault(**kwargs)

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from . import _seed
 from ._notes import add_notes_routes
-from ._state import Fault, SimIncident, SimulatorState
+from ._state import REQUEST_LOG_SIZE, Fault, SimIncident, SimulatorState
 from ._webhooks import OutgoingWebhooks
 
 PUBLIC = "/api-public"
@@ -55,7 +55,9 @@ def create_app(
 
     @app.middleware("http")
     async def gatekeeper(request: Request, call_next: Any) -> Response:
-        path = request.url.path
+        # Mounted under the demo's /_simulators/<id>, match the path below the mount: the full
+        # path would start with CONTROL's "/_simulator" and skip every check.
+        path = request.url.path.removeprefix(request.scope.get("root_path", ""))
         if path.startswith(CONTROL) or path.startswith("/ui"):
             return await call_next(request)  # type: ignore[no-any-return]
         body = await request.body()
@@ -65,6 +67,8 @@ def create_app(
             parsed = body.decode("utf-8", "replace")
         with state.lock:
             state.requests.append((request.method, path, request.url.query, parsed))
+            if len(state.requests) > REQUEST_LOG_SIZE:
+                del state.requests[: len(state.requests) - REQUEST_LOG_SIZE]
             fault = next((f for f in state.faults if f.matches(request.method, path)), None)
             if fault is not None and fault.times is not None:
                 fault.times -= 1

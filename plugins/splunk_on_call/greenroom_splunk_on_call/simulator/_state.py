@@ -73,6 +73,9 @@ class Fault:
         return path.startswith(self.path)
 
 
+REQUEST_LOG_SIZE = 1000
+
+
 def generated_team_name(n: int) -> str:
     """The name of the ``n``-th generated team (1-based) of a scaled organisation."""
     return f"Generated Team {n:05d}"
@@ -93,6 +96,7 @@ class SimulatorState:
         self.faults: list[Fault] = []
         self.calls: dict[str, deque[float]] = {}
         #: Every request the simulator answered: (method, path, query, json body or None).
+        #: The latest ones only (REQUEST_LOG_SIZE), so a long-running demo does not grow.
         self.requests: list[tuple[str, str, str, Any]] = []
         self.teams = list(_seed.TEAMS)
         self.users = list(_seed.USERS)
