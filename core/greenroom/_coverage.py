@@ -3,9 +3,12 @@ which are.
 
 ``coverage.rules[]`` in the config selects entities by kind, ``spec.type``, ``spec.lifecycle``,
 owner and annotations; an entity a rule selects is *covered* when an enabled provider's
-annotation (``IncidentProvider.annotations``) is on it and the provider confirms it,
-*broken* when the annotation is there but the provider says the vendor does not know it, and
-*not-covered* otherwise. No rule means nothing is checked and nothing is reminded.
+annotation (``IncidentProvider.annotations``) is on it and the provider confirms it (and, for a
+provider that reports on-call, someone is on call), *broken* when the annotation is there but
+the provider says the vendor does not know it, *unknown* when no provider could confirm it (a
+refused token, an account missing from the config, a timeout, an empty escalation policy: the
+reason says which), and *not-covered* otherwise. Only confirmed coverage counts in the score.
+No rule means nothing is checked and nothing is reminded.
 
 ``greenroom coverage`` (in ``greenroom.cli``) prints the same report for a CI job.
 """
@@ -23,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ._config import validate_section
 from ._deadline import call_plugin
 from ._entity import Entity, owner_key, owner_label
-from ._provider import CoverageCheck, has_bulk_reads
+from ._provider import Capability, CoverageCheck, has_bulk_reads
 
 if TYPE_CHECKING:
     from ._portal import Portal
@@ -32,9 +35,10 @@ if TYPE_CHECKING:
 COVERED = "covered"
 NOT_COVERED = "not-covered"
 BROKEN = "broken"
-STATES = (COVERED, NOT_COVERED, BROKEN)
+UNKNOWN = "unknown"
+STATES = (COVERED, NOT_COVERED, UNKNOWN, BROKEN)
 
-#: How long one provider may take to confirm one entity before its annotation is trusted as is.
+#: How long one provider may take to confirm one entity; after that its coverage is unknown.
 CHECK_TIMEOUT = 10.0
 
 
@@ -210,6 +214,9 @@ class CoverageReport:
     def gaps(self) -> list[EntityCoverage]:
         return [e for e in self.entries if e.state != COVERED]
 
+    def unknown(self) -> list[EntityCoverage]:
+        return [e for e in self.entries if e.state == UNKNOWN]
+
     def as_json(self) -> dict[str, Any]:
         return {
             "hasPolicy": self.has_policy,
@@ -217,6 +224,7 @@ class CoverageReport:
             "covered": self.count(COVERED),
             "notCovered": self.count(NOT_COVERED),
             "broken": self.count(BROKEN),
+            "unknown": self.count(UNKNOWN),
             "percentage": round(self.percentage, 2),
             "summary": self.summary if self.has_policy else None,
             "owners": [
@@ -257,24 +265,31 @@ async def _check(
     provider: IncidentProvider, entity: Entity, timeout: float, scrub: Any
 ) -> CoverageCheck:
     provider_id = getattr(provider, "id", "") or ""
+    title = provider.title
     try:
-        check = await call_plugin(
-            provider.check_coverage, entity, timeout=timeout,
-            what=f"{provider.title} coverage check",
-        )
+        async with asyncio.timeout(timeout):
+            check = await call_plugin(
+                provider.check_coverage, entity, timeout=timeout,
+                what=f"{provider.title} coverage check",
+            )
+            if check.state == COVERED and Capability.ON_CALL in provider.capabilities:
+                # A service whose escalation policy pages nobody is not confirmed coverage.
+                if not await provider.on_call(entity):
+                    return CoverageCheck(
+                        UNKNOWN,
+                        f"{scrub(check.reason) or title}, but its escalation policy is empty: "
+                        "nobody is on call",
+                        check.provider or provider_id,
+                    )
     except TimeoutError:
+        return CoverageCheck(UNKNOWN, f"{title} did not answer within {timeout:g} s", provider_id)
+    except Exception as exc:  # noqa: BLE001 - a refused token or an outage is not a broken annotation
         return CoverageCheck(
-            COVERED, f"annotated; {provider.title} did not confirm within {timeout:g} s",
+            UNKNOWN, f"{title} could not be asked: {scrub(str(exc)) or type(exc).__name__}",
             provider_id,
         )
-    except Exception as exc:  # noqa: BLE001 - an unreachable vendor is not a broken annotation
-        return CoverageCheck(
-            COVERED, f"annotated; {provider.title} could not confirm it: {scrub(str(exc))}",
-            provider_id,
-        )
-    if check.state not in STATES:
-        return CoverageCheck(COVERED, f"annotated; {provider.title} answered {check.state!r}",
-                             provider_id)
+    if check.state not in (COVERED, NOT_COVERED, BROKEN):
+        return CoverageCheck(UNKNOWN, f"{title} answered {check.state!r}", provider_id)
     return CoverageCheck(check.state, scrub(check.reason), check.provider or provider_id)
 
 
@@ -286,14 +301,18 @@ async def evaluate_entity(
     timeout: float = CHECK_TIMEOUT,
     scrub: Any = str,
 ) -> EntityCoverage:
-    """Coverage of one entity: covered when any annotated provider confirms (or cannot be
-    asked), broken when every annotated provider says the vendor does not know it."""
+    """Coverage of one entity: covered when one annotated provider confirms it; else unknown
+    when a provider could not say, broken when a provider says the vendor does not know the
+    annotation, not covered when no provider's annotation is on it."""
     annotated = [p for p in providers if covers(p, entity)]
     if not annotated:
         return EntityCoverage(entity, NOT_COVERED, tuple(rules))
     checks = await asyncio.gather(*(_check(p, entity, timeout, scrub) for p in annotated))
     states = {c.state for c in checks}
-    state = COVERED if COVERED in states else BROKEN if BROKEN in states else NOT_COVERED
+    if COVERED in states:
+        state = COVERED
+    else:
+        state = UNKNOWN if UNKNOWN in states else BROKEN if BROKEN in states else NOT_COVERED
     return EntityCoverage(entity, state, tuple(rules), tuple(checks))
 
 
@@ -364,7 +383,10 @@ def _entry(
     if not checks:
         return EntityCoverage(entity, NOT_COVERED, tuple(rules))
     states = {c.state for c in checks}
-    state = COVERED if COVERED in states else BROKEN if BROKEN in states else NOT_COVERED
+    if COVERED in states:
+        state = COVERED
+    else:
+        state = UNKNOWN if UNKNOWN in states else BROKEN if BROKEN in states else NOT_COVERED
     return EntityCoverage(entity, state, tuple(rules), tuple(checks))
 
 
@@ -373,30 +395,51 @@ async def _bulk_checks(
 ) -> dict[str, CoverageCheck]:
     """Each entity's check from one bulk read, with the same rules as :func:`_check`."""
     provider_id = getattr(provider, "id", "") or ""
+    title = provider.title
     if not entities:
         return {}
     try:
-        checks = await call_plugin(
-            provider.bulk_coverage,  # type: ignore[attr-defined]
-            entities, timeout=timeout, what=f"{provider.title} coverage check",
-        )
+        async with asyncio.timeout(timeout):
+            checks = await call_plugin(
+                provider.bulk_coverage,  # type: ignore[attr-defined]
+                entities, timeout=timeout, what=f"{provider.title} coverage check",
+            )
+            confirmed = [
+                e for e in entities
+                if (c := checks.get(e.ref)) is not None and c.state == COVERED
+            ]
+            on_call = None
+            if confirmed and Capability.ON_CALL in provider.capabilities:
+                on_call = await provider.bulk_on_call(confirmed)  # type: ignore[attr-defined]
     except TimeoutError:
-        reason = f"annotated; {provider.title} did not confirm within {timeout:g} s"
-        return {e.ref: CoverageCheck(COVERED, reason, provider_id) for e in entities}
-    except Exception as exc:  # noqa: BLE001 - an unreachable vendor is not a broken annotation
-        reason = f"annotated; {provider.title} could not confirm it: {scrub(str(exc))}"
-        return {e.ref: CoverageCheck(COVERED, reason, provider_id) for e in entities}
+        reason = f"{title} did not answer within {timeout:g} s"
+        return {e.ref: CoverageCheck(UNKNOWN, reason, provider_id) for e in entities}
+    except Exception:  # noqa: BLE001 - e.g. one entity's bad annotation failed the whole read
+        # Ask per entity instead, so each gets its own answer (or its own reason).
+        checks_one_by_one = await asyncio.gather(
+            *(_check(provider, e, timeout, scrub) for e in entities)
+        )
+        return {e.ref: c for e, c in zip(entities, checks_one_by_one, strict=True)}
     found = {}
     for entity in entities:
         check = checks.get(entity.ref)
         if check is None:
             found[entity.ref] = CoverageCheck(
-                COVERED, f"annotated; {provider.title} could not confirm it", provider_id
+                UNKNOWN, f"{title} did not answer for it", provider_id
             )
-        elif check.state not in STATES:
+        elif check.state not in (COVERED, NOT_COVERED, BROKEN):
             found[entity.ref] = CoverageCheck(
-                COVERED, f"annotated; {provider.title} answered {check.state!r}", provider_id
+                UNKNOWN, f"{title} answered {check.state!r}", provider_id
             )
+        elif check.state == COVERED and on_call is not None and not on_call.found.get(entity.ref):
+            # A service whose escalation policy pages nobody is not confirmed coverage.
+            error = on_call.errors.get(entity.ref)
+            reason = (
+                f"{title} could not say who is on call: {scrub(str(error))}" if error
+                else f"{scrub(check.reason) or title}, but its escalation policy is empty: "
+                "nobody is on call"
+            )
+            found[entity.ref] = CoverageCheck(UNKNOWN, reason, check.provider or provider_id)
         else:
             found[entity.ref] = CoverageCheck(
                 check.state, scrub(check.reason), check.provider or provider_id
@@ -440,6 +483,7 @@ __all__ = [
     "BROKEN",
     "COVERED",
     "NOT_COVERED",
+    "UNKNOWN",
     "AnnotationSnippet",
     "CoveragePolicy",
     "CoverageReport",

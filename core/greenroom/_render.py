@@ -47,6 +47,12 @@ def timestamp(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def initials(name: str | None) -> str:
+    """'Ada Lovelace' -> 'AL': what an avatar shows when its picture cannot load."""
+    words = [w for w in (name or "").replace(".", " ").split() if w[:1].isalnum()]
+    return "".join(w[0] for w in (words[:1] + words[1:][-1:])).upper() or "?"
+
+
 def _core_loader() -> jinja2.BaseLoader:
     return jinja2.PrefixLoader({"greenroom": jinja2.PackageLoader("greenroom", "templates")})
 
@@ -54,6 +60,7 @@ def _core_loader() -> jinja2.BaseLoader:
 def configure(env: jinja2.Environment) -> jinja2.Environment:
     env.filters["age"] = age
     env.filters["timestamp"] = timestamp
+    env.filters["initials"] = initials
     env.filters["http_url"] = http_url_or_empty
     return env
 

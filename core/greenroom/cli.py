@@ -323,20 +323,25 @@ def _coverage_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--fail-under", type=float, default=None, metavar="PCT",
-        help="exit 1 when the covered percentage is under PCT (0-100)",
+        help="exit 1 when the confirmed covered percentage is under PCT (0-100), or when "
+        "any entity's coverage is unknown",
+    )
+    parser.add_argument(
+        "--allow-unknown", action="store_true",
+        help="with --fail-under: do not fail for unknown coverage (it still does not count)",
     )
     return parser
 
 
 def format_coverage_report(report: CoverageReport) -> str:
-    from ._coverage import BROKEN, COVERED, NOT_COVERED
+    from ._coverage import BROKEN, COVERED, NOT_COVERED, UNKNOWN
 
     if not report.has_policy:
         return "No coverage policy: add coverage.rules to the config to check on-call coverage.\n"
     lines = [f"On-call coverage: {report.summary}"]
     lines.append(
         f"  covered {report.count(COVERED)}, not covered {report.count(NOT_COVERED)}, "
-        f"broken {report.count(BROKEN)}"
+        f"unknown {report.count(UNKNOWN)}, broken {report.count(BROKEN)}"
     )
     for owner, entries in report.by_owner().items():
         lines.append(f"\n{owner}")
@@ -347,9 +352,10 @@ def format_coverage_report(report: CoverageReport) -> str:
 
 
 def coverage_main(argv: Sequence[str] | None = None) -> int:
-    """``greenroom coverage [--config FILE ...] [--json] [--fail-under PCT]``.
+    """``greenroom coverage [--config FILE ...] [--json] [--fail-under PCT [--allow-unknown]]``.
 
-    Exit codes: 0 fine, 1 under the threshold, 2 bad arguments or config.
+    Exit codes: 0 fine, 1 under the threshold or (without ``--allow-unknown``) some coverage
+    unknown, 2 bad arguments or config.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     # `greenroom coverage -- --fail-under 100`: the outer CLI may pass the separator along.
@@ -375,6 +381,15 @@ def coverage_main(argv: Sequence[str] | None = None) -> int:
         print(
             f"Coverage {report.percentage:.1f}% is under the required {args.fail_under:g}%. "
             f"Add a provider annotation to: {gaps}",
+            file=sys.stderr,
+        )
+        return 1
+    if args.fail_under is not None and report.unknown() and not args.allow_unknown:
+        unknown = "; ".join(f"{e.entity.ref} ({e.reason})" for e in report.unknown())
+        count = len(report.unknown())
+        print(
+            f"Coverage of {count} entit{'y is' if count == 1 else 'ies is'} unknown: {unknown}. "
+            "Fix the cause, or pass --allow-unknown to accept it.",
             file=sys.stderr,
         )
         return 1

@@ -59,14 +59,21 @@ def plan_layout(spec: PluginSpec, *, cwd: Path, target: Path | None = None) -> L
 def check_destination(spec: PluginSpec, *, cwd: Path, target: Path | None = None) -> Layout:
     """The layout for ``spec``, or :class:`ScaffoldError` when any part of it exists."""
     layout = plan_layout(spec, cwd=cwd, target=target)
-    _refuse_existing(layout)
+    _refuse_existing(layout, chosen_dir=target is not None)
     return layout
 
 
-def _refuse_existing(layout: Layout) -> None:
+def _refuse_existing(layout: Layout, *, chosen_dir: bool = False) -> None:
     for path in (layout.package_dir, layout.marketplace_entry):
-        if path is not None and (path.exists() or path.is_symlink()):
-            raise ScaffoldError(f"A plugin with the same name already exists: {path}", TRY_AGAIN)
+        if path is None or not (path.exists() or path.is_symlink()):
+            continue
+        if chosen_dir and path == layout.package_dir:
+            # The person named this folder; another plugin id would not help.
+            raise ScaffoldError(
+                f"The folder given with --dir already exists: {path}",
+                "Please choose another --dir, or move that folder away first",
+            )
+        raise ScaffoldError(f"A plugin with the same name already exists: {path}", TRY_AGAIN)
 
 
 def create_plugin_package(
@@ -94,7 +101,7 @@ def create_plugin_package(
         staged_entry = staging / "marketplace.yaml"
         if layout.marketplace_entry is not None and entry_source in files:
             staged_entry.write_text(files[entry_source], encoding="utf-8")
-        _refuse_existing(layout)  # someone may have created it meanwhile
+        _refuse_existing(layout, chosen_dir=target is not None)  # created meanwhile?
         os.rename(staged_package, layout.package_dir)
         entry = layout.marketplace_entry if staged_entry.exists() else None
         if entry is not None:

@@ -409,11 +409,12 @@ def test_page_sections_order_and_counts(client: TestClient) -> None:
     html = response.text
     sections = outline(html)
     assert list(sections) == ["core", "all", "inactive"]  # inactive at the bottom
-    assert sections["core"] == ["Beta Core", "Alpha Core"]  # by order
+    # By order, then title; the built-in Response metrics ships its own entry (order 1).
+    assert sections["core"] == ["Beta Core", "Response metrics", "Alpha Core"]
     assert sections["all"] == ["Acme Security", "PagerDuty", "Splunk On-Call"]
     assert sections["inactive"] == ["Old Thing"]
     assert "Gone Thing" not in html  # archived entries are hidden
-    assert "Core Features <span class=\"muted marketplace-count\" data-count>(2)</span>" in html
+    assert "Core Features <span class=\"muted marketplace-count\" data-count>(3)</span>" in html
     assert "All Plugins <span class=\"muted marketplace-count\" data-count>(3)</span>" in html
     assert "Inactive Plugins <span class=\"muted marketplace-count\" data-count>(1)</span>" in html
     assert "Community plugins are not vetted" in html
@@ -464,7 +465,7 @@ def test_search_covers_title_description_category_author_and_tags(client: TestCl
     assert titles(q="victor team") == ["Splunk On-Call"]  # author, every word must appear
     assert titles(q="paging") == ["PagerDuty"]  # tag
     assert titles(q="security") == ["Acme Security"]
-    assert titles(q="core feature") == ["Beta Core", "Alpha Core"]  # category
+    assert titles(q="core feature") == ["Beta Core", "Response metrics", "Alpha Core"]  # category
     assert titles(q="more words") == ["Acme Security"]  # description beyond the cut
 
     html = client.get("/plugins", params={"q": "nothing-like-this"}).text
@@ -503,7 +504,7 @@ def test_invalid_entries_are_skipped_and_the_page_says_why(client: TestClient) -
 def test_json_is_the_same_data_and_is_in_openapi(client: TestClient) -> None:
     data = client.get("/api/marketplace").json()
     assert [s["id"] for s in data["sections"]] == ["core", "all", "inactive"]
-    assert [s["count"] for s in data["sections"]] == [2, 3, 1]
+    assert [s["count"] for s in data["sections"]] == [3, 3, 1]
     by_title = {p["title"]: p for s in data["sections"] for p in s["plugins"]}
     assert by_title["PagerDuty"]["state"] == {
         "installed": True, "version": "0.1.0", "status": "enabled", "reason": None,
@@ -575,6 +576,37 @@ def test_real_portal_shows_bundled_plugins_and_a_disabled_one(tmp_path: Path) ->
     assert states["Splunk On-Call"]["status"] == "disabled"
     assert 'badge badge-disabled">disabled' in entry_html(html, "Splunk On-Call")
     assert 'aria-current="page"' in html.split('href="/plugins"', 1)[1][:40]  # nav marks the page
+
+
+def test_outside_the_repository_every_installed_plugin_is_listed_failed_ones_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greenroom._portal import build_portal
+    from greenroom.web._app import create_app
+
+    # An installed third-party plugin whose import raises, and which ships no entry.
+    site = tmp_path / "site"
+    fake_distribution(site, "greenroom-shaky", "0.3.0", {"shaky": "greenroom_shaky:plugin"})
+    write(site / "greenroom_shaky", "__init__.py", "raise RuntimeError('shaky is broken')\n")
+    monkeypatch.syspath_prepend(str(site))
+    elsewhere = tmp_path / "elsewhere"  # no ./marketplace here: only shipped entries
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = write(elsewhere, "app-config.yaml", "app:\n  title: Elsewhere\n")
+
+    with TestClient(create_app(build_portal([config], demo=False))) as client:
+        html = client.get("/plugins").text
+        data = client.get("/api/marketplace").json()
+    plugins = {p["title"]: p for s in data["sections"] for p in s["plugins"]}
+    assert plugins["Response metrics"]["state"]["status"] == "enabled"
+    assert plugins["Response metrics"]["category"] == "Core Feature"
+    assert plugins["PagerDuty"]["state"]["status"] == "enabled"
+    shaky = plugins["shaky"]
+    assert shaky["state"]["installed"] is True and shaky["state"]["status"] == "failed"
+    assert "shaky is broken" in shaky["state"]["reason"]
+    assert shaky["package_name"] == "greenroom-shaky" and shaky["entry_point"] == "shaky"
+    assert 'badge badge-failed">failed' in entry_html(html, "shaky")
+    assert "no plugin directory entry describes it" in entry_html(html, "shaky")
 
 
 def test_a_package_cannot_ship_an_entry_for_another_package(tmp_path: Path) -> None:

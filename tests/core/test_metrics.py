@@ -182,8 +182,8 @@ async def test_card_shows_median_and_p90_from_history_providers() -> None:
         (incident_providers_api_ref, Providers(hist, plain))))
     ack = re.search(r'data-metric="acknowledge">(.*?)</tr>', html, re.S)
     res = re.search(r'data-metric="resolve">(.*?)</tr>', html, re.S)
-    assert ack and re.findall(r"<td>([^<]*)</td>", ack.group(1)) == ["3m 00s", "4m 36s", "5"]
-    assert res and re.findall(r"<td>([^<]*)</td>", res.group(1)) == ["35m 00s", "55m 00s", "6"]
+    assert ack and re.findall(r"<td[^>]*>([^<]*)</td>", ack.group(1)) == ["3m 00s", "4m 36s", "5"]
+    assert res and re.findall(r"<td[^>]*>([^<]*)</td>", res.group(1)) == ["35m 00s", "55m 00s", "6"]
     assert html.count('<rect class="metrics-bar"') == 6
     assert "Plain Pager cannot supply incident history" in html
     [(statuses, since)] = hist.asked

@@ -234,6 +234,7 @@ def test_coverage_of_a_large_catalog_comes_from_the_indexes(tmp_path, pagerduty,
         2_100, 1_400, 700, 0
     )
     assert again["total"] == 700
-    # The account-wide lists, not a lookup per entity: 8 pages of services and the teams.
+    # The account-wide lists, not a lookup per entity: 8 pages of services and the teams, and
+    # who is on call (coverage counts only where someone is paged): one list per vendor.
     assert not [c for c in calls if "/services/" in c or "query" in c]
-    assert len(calls) <= 12, calls
+    assert len(calls) <= 15, calls

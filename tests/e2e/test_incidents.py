@@ -51,7 +51,14 @@ def test_acknowledge_from_incidents_reaches_the_vendor_and_the_entity_page(
     assert vendor.json()["incident"]["status"] == "acknowledged"
 
     page.goto(url + "/incidents?provider=pagerduty&status=acknowledged")
-    expect(page.locator(f'li.incident[data-incident="{incident_id}"]')).to_contain_text(title)
+    # PagerDuty's block is paged: follow its own cursor until the incident shows.
+    row = page.locator(f'li.incident[data-incident="{incident_id}"]')
+    for _ in range(10):
+        expect(page.locator('section.incident-block[data-provider="pagerduty"]')).to_be_visible()
+        if row.count():
+            break
+        page.get_by_role("link", name="Older PagerDuty incidents").click()
+    expect(row).to_contain_text(title)
     page.goto(url + entity_link)
     pagerduty_card = page.locator(".card-slot").filter(has_text="PagerDuty").first
     expect(pagerduty_card.locator(f'[data-incident-id="{incident_id}"]')).to_contain_text(
@@ -67,3 +74,25 @@ def test_on_call_across_providers(page: Page, demo_portal: str) -> None:
     expect(payments).to_contain_text("PagerDuty")
     expect(payments).to_contain_text("Splunk On-Call")
     expect(page.locator(".provider-failed")).to_have_count(0)
+
+
+def test_each_provider_block_pages_with_its_own_cursor(page: Page, demo_portal: str) -> None:
+    page.goto(demo_portal + "/incidents")
+    pagerduty = page.locator('section.incident-block[data-provider="pagerduty"]')
+    splunk = page.locator('section.incident-block[data-provider="splunk-on-call"]')
+    expect(pagerduty.locator("li.incident")).to_have_count(10)
+    expect(pagerduty.locator("h2")).to_contain_text(re.compile(r"1–10 of \d+"))
+    first_page = pagerduty.locator("li.incident").first.get_attribute("data-incident")
+    splunk_ids = splunk.locator("li.incident").evaluate_all(
+        "rows => rows.map(r => r.dataset.incident)"
+    )
+    pagerduty.get_by_role("link", name="Older PagerDuty incidents").click()
+    expect(page).to_have_url(re.compile(r"after\.pagerduty="))
+    expect(pagerduty.locator("h2")).to_contain_text(re.compile(r"11–\d+ of \d+"))
+    expect(pagerduty.locator(f'li.incident[data-incident="{first_page}"]')).to_have_count(0)
+    # The other provider's block stayed where it was.
+    assert splunk.locator("li.incident").evaluate_all(
+        "rows => rows.map(r => r.dataset.incident)"
+    ) == splunk_ids
+    pagerduty.get_by_role("link", name="Newest PagerDuty incidents").click()
+    expect(pagerduty.locator("li.incident").first).to_have_attribute("data-incident", first_page)

@@ -20,9 +20,13 @@ def test_trigger_acknowledge_resolve(page: Page, demo_portal: str) -> None:
     card.locator("summary", has_text="Create Incident").click()
     expect(card).to_contain_text('This action will trigger an incident for "checkout-api".')
     trigger = card.get_by_role("button", name="Trigger Incident")
-    expect(trigger).to_be_disabled()  # the description is required
+    expect(trigger).to_be_disabled()  # the description is required, and the page says so
+    why = card.locator(".why-disabled")
+    expect(why).to_have_text("Fill in Problem description first.")
+    expect(trigger).to_have_attribute("aria-describedby", why.get_attribute("id") or "")
     card.get_by_label("Problem description").fill(title)
     expect(trigger).to_be_enabled()
+    expect(why).to_have_count(0)
     trigger.click()
 
     expect(page.locator(".alert-success")).to_contain_text("Alarm successfully triggered by")
@@ -42,3 +46,15 @@ def test_trigger_acknowledge_resolve(page: Page, demo_portal: str) -> None:
     expect(page.locator(".alert-success")).to_contain_text(re.compile("resolved"))
     card = page.locator(".card-slot").filter(has_text="PagerDuty").first
     expect(card.locator("li.list-item").filter(has_text=title)).to_have_count(0)
+
+
+def test_create_incident_without_integration_key_is_visibly_disabled(
+    page: Page, demo_portal: str
+) -> None:
+    page.goto(demo_portal + "/catalog/default/component/search-indexer")
+    card = page.locator('.card-slot[data-card="pagerduty"]')
+    button = card.get_by_role("button", name="Create Incident")
+    expect(button).to_be_disabled()
+    expect(button).to_have_accessible_description(re.compile("integration-key"))
+    opacity = button.evaluate("b => getComputedStyle(b).opacity")
+    assert float(opacity) < 1, "a disabled button must look disabled"

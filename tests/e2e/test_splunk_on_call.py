@@ -28,7 +28,7 @@ def test_trigger_acknowledge_and_resolve_an_incident(page: Page, demo_portal: st
     expect(page.locator(".alert-success")).to_contain_text("Alarm successfully triggered")
     card = page.locator(".card-slot").filter(has_text="Splunk On-Call").first
     incident = card.locator("li.incident").filter(has_text=title)
-    expect(incident).to_contain_text("UNACKED")
+    expect(incident.locator(".badge")).to_have_text("triggered")
     expect(incident).to_contain_text("Created by guest")
     expect(incident.get_by_role("link", name="View in Splunk On-Call")).to_have_attribute(
         "href", re.compile(r"/incident/\d+/details$")
@@ -39,7 +39,7 @@ def test_trigger_acknowledge_and_resolve_an_incident(page: Page, demo_portal: st
         re.compile(r"Incident #\d+ acknowledged")
     )
     incident = page.locator("li.incident").filter(has_text=title)
-    expect(incident).to_contain_text("ACKED")
+    expect(incident.locator(".badge")).to_have_text("acknowledged")
     expect(incident.get_by_role("button", name="Acknowledge")).to_have_count(0)
 
     incident.get_by_role("button", name="Resolve").click()

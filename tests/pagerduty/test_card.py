@@ -118,7 +118,12 @@ async def test_service_id_only_disables_create_incident(show):
     words = text(html)
     assert "Must provide an integration-key to create incidents" in words
     assert "<details" not in html
-    assert 'aria-disabled="true"' in html
+    # A real disabled button (it looks and acts disabled), the reason beside it.
+    assert re.search(
+        r'<button class="btn" type="button" disabled aria-describedby="pagerduty-no-key-([\w-]+)">'
+        r'Create Incident</button>\s*<span class="hint" id="pagerduty-no-key-\1">Must provide',
+        html,
+    )
     assert "Nice! No incidents found!" in words
 
 

@@ -118,6 +118,24 @@ def test_an_existing_folder_is_refused_and_left_alone(
     assert (existing / "notes.txt").read_text() == "mine"
 
 
+def test_an_existing_dir_is_named_not_the_plugin_id(
+    snapshot: Snapshot, create: Create, tmp_path: Path
+) -> None:
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    before = snapshot(tmp_path)
+
+    outcome = create("acme-pager", "--dir", "mine")
+
+    assert outcome.code == 1
+    assert outcome.err.splitlines() == [
+        f"The folder given with --dir already exists: {existing}",
+        "Please choose another --dir, or move that folder away first",
+    ]
+    assert "plugin ID" not in outcome.err
+    assert snapshot(tmp_path) == before
+
+
 def test_an_existing_directory_entry_is_refused(
     snapshot: Snapshot, create: Create, checkout: Path
 ) -> None:

@@ -41,7 +41,8 @@ async def test_team_card_shows_incidents_on_call_and_actions(provider, team_enti
         assert title in card
     # Each incident: display name, creator, age, phase and its link.
     item = re.search(r'data-incident="142".*?</li>', card, re.S).group(0)
-    assert "ACKED" in item and "Created by Prometheus" in item and "hours ago" in item
+    assert 'badge-acknowledged">acknowledged</span>' in item  # one vocabulary, not ACKED
+    assert "Created by Prometheus" in item and "hours ago" in item
     assert "View in Splunk On-Call</a>" in item and "/incident/142/details" in item
     assert ">Resolve</button>" in item and ">Acknowledge</button>" not in item
     unacked = re.search(r'data-incident="141".*?</li>', card, re.S).group(0)
@@ -54,6 +55,22 @@ async def test_team_card_shows_incidents_on_call_and_actions(provider, team_enti
     assert 'name="target:EscalationPolicy:pol-Pp1aYm3nT5sQ7uW9"' in card
     assert 'name="target:User:ada.lovelace"' in card
     assert "Trigger Incident" in card
+    # Without the REST endpoint only CRITICAL can work: only it is offered, and the reason is
+    # next to the choice.
+    assert re.findall(r'<option value="(\w+)"', card) == ["CRITICAL"]
+    assert 'aria-describedby="type-hint-team-Pm7xQ2vL9kRt4Ws1"' in card
+    assert re.search(r'id="type-hint-team-Pm7xQ2vL9kRt4Ws1">WARNING and INFO need the REST '
+                     r"endpoint: set splunkOnCall.eventsRestEndpoint", card)
+
+
+async def test_with_the_rest_endpoint_every_incident_type_is_offered(
+    make_provider, routing_entity, guest, simulator
+):
+    provider = make_provider(settings={"eventsRestEndpoint": simulator.rest_endpoint})
+    html = await render_card(CARD, routing_entity, apis=_apis(provider), identity=guest)
+    for card in _sections(html):
+        assert re.findall(r'<option value="(\w+)"', card) == ["CRITICAL", "WARNING", "INFO"]
+        assert "WARNING and INFO need the REST endpoint" not in card
 
 
 async def test_routing_key_shows_one_card_per_team(provider, routing_entity, guest):
@@ -233,4 +250,4 @@ async def test_summary(provider, team_entity, guest):
 
     ctx = card_context(CARD, team_entity, apis=_apis(provider), identity=guest)
     text = await CARD.summary(ctx)
-    assert text == "3 open incidents (2 unacknowledged) · on call: Ada Lovelace, Alan Turing"
+    assert text == "3 open incidents (2 triggered) · on call: Ada Lovelace, Alan Turing"

@@ -27,6 +27,7 @@ from . import (
     _audit,
     _auth,
     _coverage,
+    _docs,
     _incident_detail,
     _incidents,
     _live,
@@ -81,6 +82,9 @@ def create_app(portal: Portal) -> FastAPI:
         description="Incident management portal: catalog, on-call, incidents, plugins.",
         version="0.1.0",
         lifespan=lifespan,
+        # /docs and /redoc come from web/_docs.py, with their assets served locally.
+        docs_url=None,
+        redoc_url=None,
         **_NO_NATIVE_TELEMETRY,
     )
     app.state.portal = portal
@@ -106,7 +110,7 @@ def create_app(portal: Portal) -> FastAPI:
     app.include_router(_api_routes.router)
     app.include_router(create_proxy_router(portal.proxy, handler=proxy), prefix="/api/proxy")
     for view in (
-        _marketplace, _incidents, _coverage, _incident_detail, _mapping, _live, _readiness,
+        _marketplace, _incidents, _coverage, _incident_detail, _mapping, _live, _readiness, _docs,
         _auth, _audit,
     ):
         setup = getattr(view, "setup", None)  # the views that prepare app state at creation

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import traceback
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -102,7 +103,7 @@ async def render_card(
         html = await call_plugin(
             card.render, ctx, timeout=card.timeout, what=f"card {card.id}"
         )
-        return Markup(html)
+        return framed(card, str(html))
     except TimeoutError:
         message = f"No answer within {card.timeout:g} seconds. Reload the page to try again."
         return error_box(card.plugin_id, card.title, message)
@@ -114,6 +115,19 @@ async def render_card(
         return error_box(card.plugin_id, card.title, text)
 
 
+# HTML whose first element has the class "card" draws its own frame.
+_OWN_FRAME = re.compile(
+    r'\A\s*(?:<!--.*?-->\s*)*<[a-zA-Z]+\b[^>]*\bclass="(?:[^"]*\s)?card[\s"]', re.S
+)
+
+
+def framed(card: Card, html: str) -> Markup:
+    """The card's HTML in the host's frame (header with its title, body), unless it drew one."""
+    if _OWN_FRAME.match(html):
+        return Markup(html)
+    return render_partial("card_frame.html", card_id=card.id, title=card.title, html=Markup(html))
+
+
 def loading_slot(index: int, card: Card) -> Markup:
     return render_partial("card_loading.html", index=index, title=card.title)
 
@@ -123,8 +137,9 @@ async def stream_cards(
 ) -> AsyncIterator[str]:
     """Yield each card as soon as it is ready, in whatever order they finish.
 
-    Each finished card is placed where its loading slot was with CSS ``order`` and hides the
-    slot with a one-line style rule, so the page fills in without any JavaScript.
+    Without scripts each finished card is placed where its loading slot was with CSS ``order``
+    and hides the slot with a one-line style rule. With scripts, greenroom.js moves it into its
+    slot (``data-slot``), so focus and reading order follow the visual order, and announces it.
     """
 
     async def one(index: int, card: Card) -> tuple[int, Markup]:
@@ -134,7 +149,10 @@ async def stream_cards(
     try:
         for finished in asyncio.as_completed(tasks):
             index, html = await finished
-            slot = render_partial("card_slot.html", index=index, card_id=cards[index].id, html=html)
+            slot = render_partial(
+                "card_slot.html", index=index, card_id=cards[index].id,
+                title=cards[index].title, html=html,
+            )
             yield f"{slot}\n"
     finally:
         for task in tasks:

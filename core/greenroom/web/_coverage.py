@@ -31,7 +31,7 @@ from ._context import page_context, portal_of, render_page
 router = APIRouter()
 
 #: The entity page and the home page wait for this at most; a provider that has not confirmed
-#: an annotation by then is trusted (no false reminder because a vendor is slow).
+#: an annotation by then leaves the coverage unknown (said so, with the reason).
 PAGE_CHECK_TIMEOUT = 3.0
 
 
@@ -128,6 +128,7 @@ class CoverageOut(BaseModel):
     covered: int
     notCovered: int
     broken: int
+    unknown: int
     percentage: float
     summary: str | None
     owners: list[OwnerCoverageOut]

@@ -23,6 +23,7 @@ from .._provider import OPEN_STATUSES, IncidentStatus, OnCallEntry
 from ._context import page_context, portal_of, render_partial
 from ._forms import read_text_form
 from ._guard import incident_guard, incident_row_permissions
+from ._paging import provider_blocks
 from ._session import csrf_protected, flash
 from ._shell import stream_shell
 from ._sign_in import identity_of
@@ -63,6 +64,7 @@ async def _incidents_page(
         ctx.update(
             rows=shown,
             permissions=await incident_row_permissions(request, shown),
+            blocks=provider_blocks(shown, request.query_params),
             total=len(rows),
             failures=[f for f in failures if not f.unknown],
             banner=failure_banner(request, failures),

@@ -18,11 +18,14 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from .._marketplace import (
     CATEGORIES,
     DEFAULT_DIRECTORY,
+    DirectoryLoad,
     InstalledPlugins,
     LoadedEntry,
+    MarketplaceEntry,
     MarketplaceListing,
     build_listing,
     load_marketplace,
+    normalize_distribution,
 )
 from ._context import page_context, portal_of, render_page
 
@@ -67,7 +70,40 @@ def _config_folder(config: Any, key_path: str) -> Path:
 def _load(request: Request) -> tuple[Any, InstalledPlugins, Any]:
     portal = request.app.state.portal
     installed = InstalledPlugins.scan()
-    return portal, installed, load_marketplace(marketplace_directory(portal), installed)
+    loaded = load_marketplace(marketplace_directory(portal), installed)
+    records = list(getattr(portal, "plugin_records", []) or [])
+    return portal, installed, with_unlisted_plugins(loaded, records, installed)
+
+
+def with_unlisted_plugins(
+    loaded: DirectoryLoad, records: list[Any], installed: InstalledPlugins
+) -> DirectoryLoad:
+    """Every installed plugin the host knows is listed, even one no directory entry describes
+    (a third-party plugin that failed to load most of all), so its state shows on any portal."""
+    listed = {item.entry.identity for item in loaded.entries}
+    listed_packages = {name for name, entry_point in listed if entry_point is None}
+    extra: list[LoadedEntry] = []
+    for record in records:
+        distribution = getattr(record, "distribution", None)
+        entry_point = str(getattr(record, "entry_point", None) or "").split("=", 1)[0].strip()
+        package = installed.get(distribution) if distribution else None
+        if package is None or not entry_point:
+            continue  # not from an installed package (a plugin passed in code)
+        identity = (normalize_distribution(package.name), entry_point)
+        if identity in listed or identity[0] in listed_packages:
+            continue
+        entry = MarketplaceEntry(
+            title=str(getattr(record, "id", entry_point)),
+            author=package.name,
+            packageName=package.name,
+            entryPoint=entry_point,
+            description="Installed here, but no plugin directory entry describes it.",
+        )
+        extra.append(LoadedEntry(entry, DEFAULT_ICON))
+        listed.add(identity)
+    if not extra:
+        return loaded
+    return DirectoryLoad([*loaded.entries, *extra], list(loaded.problems))
 
 
 def _icon_url(request: Request, loaded: LoadedEntry) -> str:
@@ -178,4 +214,4 @@ def plugin_icon(request: Request, key: str) -> FileResponse:
     raise HTTPException(status_code=404, detail=f"No plugin directory entry {key!r}")
 
 
-__all__ = ["filter_url", "marketplace_directory", "router"]
+__all__ = ["filter_url", "marketplace_directory", "router", "with_unlisted_plugins"]

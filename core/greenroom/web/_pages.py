@@ -115,8 +115,12 @@ async def catalog_page(
 
 async def _provider_badges(portal: Any, entities: Sequence[Entity]) -> dict[str, list[str]]:
     providers: dict[str, list[str]] = {}
+    # Only incident providers' cards are provider badges (not, say, Response metrics).
+    provider_plugins = {handle.plugin_id for handle in portal.providers()}
     for entity in entities:
         for card in await available_cards(portal, entity):
+            if card.plugin_id not in provider_plugins:
+                continue
             titles = providers.setdefault(entity.ref, [])
             if card.title not in titles:
                 titles.append(card.title)

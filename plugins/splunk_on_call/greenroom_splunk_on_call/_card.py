@@ -39,6 +39,10 @@ TITLE = "Splunk On-Call"
 MISSING_ANNOTATION = "Missing Annotation"
 FETCH_FAILED = "Error encountered while fetching information."
 TRIGGER_FAILED = "Failed to trigger alarm."
+REST_ONLY_TYPES = (
+    "WARNING and INFO need the REST endpoint: set splunkOnCall.eventsRestEndpoint and annotate "
+    f"the entity with {ROUTING_KEY_ANNOTATION}."
+)
 READ_ONLY = (
     "Splunk On-Call actions are turned off for this portal (plugins.splunk-on-call.readOnly)."
 )
@@ -123,7 +127,10 @@ async def render(ctx: CardContext) -> str:
         missing_username=MISSING_USERNAME if username_error else None,
         username_hint=username_error,
         portal_url=provider.portal_url,
-        incident_types=INCIDENT_TYPES,
+        # The public API opens paging (CRITICAL) incidents only; WARNING and INFO go through
+        # the REST endpoint integration, so they are offered only where it is set up.
+        incident_types=INCIDENT_TYPES if path == "rest" else ("CRITICAL",),
+        types_hint=None if path == "rest" else REST_ONLY_TYPES,
         target_prefix=_TARGET_PREFIX,
         form=ctx.form if ctx.form_action == "trigger" else {},
     )
@@ -219,7 +226,7 @@ async def summary(ctx: CardContext) -> str | None:
     people = list(dict.fromkeys(e.person.name for v in overview.teams for e in v.on_call))
     if incidents:
         text = f"{len(incidents)} open incident{'s' if len(incidents) != 1 else ''}"
-        text += f" ({unacked} unacknowledged)" if unacked else ""
+        text += f" ({unacked} triggered)" if unacked else ""
     else:
         text = "No open incidents"
     text += f" · on call: {', '.join(people)}" if people else " · nobody on call"

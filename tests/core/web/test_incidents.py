@@ -213,8 +213,12 @@ def csrf(html: str) -> str:
 def test_lists_open_incidents_of_both_providers_newest_first(client: TestClient) -> None:
     page = client.get("/incidents")
     assert page.status_code == 200
+    # One block per provider, each newest first.
+    assert re.findall(r'<section class="incident-block" data-provider="(\w+)"', page.text) == [
+        "alpha", "beta",
+    ]
     assert titles(page.text) == [
-        "Search index stale", "Payouts stuck", "Checkout latency", "Checkout 500s",
+        "Search index stale", "Checkout latency", "Checkout 500s", "Payouts stuck",
     ]
     assert "Old resolved one" not in page.text
     assert 'href="/catalog/default/component/payments"' in page.text

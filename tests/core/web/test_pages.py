@@ -197,6 +197,26 @@ def test_card_that_raises_shows_its_error_box_and_others_render(
     assert "service &#39;checkout&#39; has no team" in page.text
 
 
+def test_host_frames_a_body_only_card_and_leaves_a_framed_one_alone(
+    tmp_path: Path, client_for: Any
+) -> None:
+    async def own_frame(ctx: CardContext) -> str:
+        return '<section class="card mine"><div class="card-body">OWN FRAME</div></section>'
+
+    plugin = create_plugin(id="framing", cards=[_card("fast-card", _fast),
+                                                _card("own-frame", own_frame)])
+    page = client_for(_portal(tmp_path, plugin)).get(ENTITY_PATH).text
+    fast = page[page.index('data-card="fast-card"'):]
+    assert re.match(
+        r'[^>]*><section class="card" aria-labelledby="card-title-fast-card">'
+        r'<header class="card-header"><h2 class="card-title" id="card-title-fast-card">Fast Card'
+        r'</h2></header><div class="card-body"><p>FAST BODY</p></div></section></div>',
+        fast,
+    ), fast[:300]
+    own = page[page.index('data-card="own-frame"'):]
+    assert re.match(r'[^>]*><section class="card mine"><div class="card-body">OWN FRAME', own)
+
+
 def test_card_over_its_timeout_shows_the_error_box(tmp_path: Path, client_for: Any) -> None:
     async def never(ctx: CardContext) -> str:
         await asyncio.Event().wait()
