@@ -91,7 +91,7 @@ def simulator() -> Iterator[LiveSimulator]:
         yield LiveSimulator(url, app)
 
 
-def _portal(tmp_path: Path, simulator_url: str) -> Portal:
+def _portal(tmp_path: Path, simulator_url: str, extra: str = "") -> Portal:
     (tmp_path / "catalog-info.yaml").write_text(textwrap.dedent(f"""\
         apiVersion: backstage.io/v1alpha1
         kind: Component
@@ -123,7 +123,7 @@ def _portal(tmp_path: Path, simulator_url: str) -> Portal:
         plugins:
           splunk-on-call: {{enabled: false}}
           response-metrics: {{enabled: false}}
-        """))
+        """) + extra)
     return build_portal([config], demo=False)
 
 
@@ -277,3 +277,21 @@ def _row_of(html: str, title: str) -> str:
     rows = [chunk for chunk in html.split("<li")[1:] if title in chunk.split("</li>")[0]]
     assert len(rows) == 1, f"{title!r} is not shown once"
     return rows[0].split("</li>")[0]
+
+
+def test_a_portal_that_requires_sign_in_still_takes_signed_webhooks(
+    tmp_path: Path, simulator: LiveSimulator
+) -> None:
+    # The vendor never signs in: its signature is the delivery's authentication.
+    signed_in_only = textwrap.dedent("""\
+        auth:
+          provider: proxy
+          proxy: {header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}
+        """)
+    portal = _portal(tmp_path, simulator.url, signed_in_only)
+    with TestClient(create_app(portal)) as client:
+        assert client.get("/catalog/default/component/checkout").status_code in (401, 403)
+        body = webhook_body(CHECKOUT_SERVICE_ID)
+        assert _post(client, body, sign(body, SECRET)).json()["status"] == "accepted"
+        forged = _post(client, body, sign(body, "not-our-secret"))
+        assert forged.status_code == 401

@@ -8,6 +8,7 @@ Routes: ``GET /auth/sign-in?next=/path`` (to the identity provider), ``GET /auth
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -33,6 +34,10 @@ router = APIRouter(include_in_schema=False)
 _NEXT_KEY = "sign_in_next"
 # Paths a visitor reaches without signing in: signing in itself, assets, health, simulators.
 PUBLIC_PREFIXES = ("/auth/", "/static/", "/healthz", "/readyz", "/_simulators/", "/favicon")
+# Vendor webhooks (`/api/<plugin-id>/webhook`) come from the vendor, never from a signed-in user:
+# each handler authenticates the delivery itself (PagerDuty's HMAC signature, Splunk On-Call's
+# shared token), so the sign-in gate lets them through to it.
+WEBHOOK_PATH = re.compile(r"^/api/[a-z0-9-]+/webhooks?$")
 PROXY_PREFIX = "/api/proxy"
 
 
@@ -168,6 +173,7 @@ class GuestGate:
             or access.settings.allow_guests
             or access.settings.provider not in ("oidc", "proxy", "header")
             or path.startswith(PUBLIC_PREFIXES)
+            or WEBHOOK_PATH.match(path) is not None
         ):
             await self.app(scope, receive, send)
             return
