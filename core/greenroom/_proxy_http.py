@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import httpx
@@ -102,24 +102,21 @@ class _Rules:
         return kept
 
 
-class _Answer:
+class _Answer(Protocol):
     """An upstream answer, from aiohttp or httpx, in the few terms the handler needs."""
 
     status: int
     raw_headers: Any
     small: bool
 
-    async def read(self) -> bytes:
-        raise NotImplementedError
+    async def read(self) -> bytes: ...
 
-    def chunks(self) -> AsyncIterator[bytes]:
-        raise NotImplementedError
+    def chunks(self) -> AsyncIterator[bytes]: ...
 
-    async def close(self) -> None:
-        raise NotImplementedError
+    async def close(self) -> None: ...
 
 
-class _AiohttpAnswer(_Answer):
+class _AiohttpAnswer:
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self.response = response
         self.status = response.status
@@ -141,7 +138,7 @@ class _AiohttpAnswer(_Answer):
         self.response.release()
 
 
-class _HttpxAnswer(_Answer):
+class _HttpxAnswer:
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
         self.status = response.status_code
