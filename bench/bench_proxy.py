@@ -201,7 +201,12 @@ def greenroom(folder: Path, upstream: str) -> Contender:
     config = folder / "app-config.yaml"
     config.write_text(
         "app:\n  title: proxy bench\n"
-        f"identity:\n  header: {IDENTITY_HEADER}\n"
+        # The production sign-in: the trusted proxy (wrk, on loopback) names the user.
+        "auth:\n  provider: proxy\n  proxy:\n"
+        f"    header: {IDENTITY_HEADER}\n    trustedProxies: [127.0.0.1/32]\n"
+        # A rule naming the route, so the proxy.<route> permission check really runs.
+        "permissions:\n  rules:\n    - actions: [proxy.bench]\n"
+        f"      allow: [user:{USER}, group:sre]\n"
         "proxy:\n  endpoints:\n    /bench:\n"
         f"      target: {upstream}\n"
         "      credentials: require\n"
