@@ -174,13 +174,12 @@ class Access:
         catalog = self.catalog
         entities = catalog.entities if catalog is not None else None
         rules = self.permissions.rules
-        now = (catalog, entities, self.permissions, rules)
+        now = (catalog, entities, self.permissions, rules, len(rules), len(entities or ()))
         cached_for = self._cached_for
-        if (len(cached_for) != 6 or any(a is not b for a, b in zip(cached_for, now))
-                or cached_for[4] != len(rules) or cached_for[5] != len(entities or ())
-                or len(self._cached) > _CACHE_SIZE):
+        if (not cached_for or any(a is not b for a, b in zip(cached_for[:4], now[:4], strict=True))
+                or cached_for[4:] != now[4:] or len(self._cached) > _CACHE_SIZE):
             self._cached.clear()
-            self._cached_for = (*now, len(rules), len(entities or ()))
+            self._cached_for = now
         return self._cached
 
     def needs_oncall(self, action: str) -> bool:
