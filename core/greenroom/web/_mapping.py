@@ -54,7 +54,7 @@ BUDGET = 15.0
 
 
 #: The portal's mapping store, an API of the portal's registry so that the portal closes it
-#: (its database engine) when it shuts down and ``/readyz`` pings it.
+#: (its database engine) when it shuts down.
 mapping_store_api_ref = create_api_ref("core.mapping-store", description="Saved service mappings")
 
 
@@ -72,7 +72,6 @@ def setup(app: Any) -> None:
         create_api_factory(
             api=mapping_store_api_ref, factory=lambda: _open_store(portal),
             close=lambda store: store.close(),
-            ping=lambda store: asyncio.to_thread(store.ping),
         ),
         owner="app",
     )
