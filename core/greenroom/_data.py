@@ -49,7 +49,27 @@ def app_secret(config: Config, folder: Path | None = None) -> str:
                 line=where.line if where else None,
             )
         return value
+    shared_by = _shared_by_replicas(config)
+    if shared_by:
+        # Each replica would otherwise sign with its own secret and refuse the others' cookies.
+        raise ConfigError(
+            f"app.secret is required when {shared_by} is set: every replica must sign sessions "
+            "and CSRF tokens with the same secret. Set app.secret to the same value (at least "
+            f"{MIN_SECRET_LENGTH} characters, e.g. ${{GREENROOM_APP_SECRET}}) on every replica; "
+            "generate one with python3 -c 'import secrets; print(secrets.token_urlsafe(48))'",
+            key_path="app.secret",
+        )
     return _kept_secret(folder or data_folder())
+
+
+def _shared_by_replicas(config: Config) -> str:
+    """The setting that says several replicas serve this portal (``""`` when none does)."""
+    if config.get("redis.url"):
+        return "redis.url"
+    database = str(config.get("database.url") or "")
+    if database.startswith(("postgresql", "postgres:")):
+        return "database.url (PostgreSQL)"
+    return ""
 
 
 def _kept_secret(folder: Path) -> str:

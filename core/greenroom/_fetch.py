@@ -37,6 +37,9 @@ import httpx
 if TYPE_CHECKING:
     import aiohttp
 
+    from ._budget import Budget
+    from ._shared_cache import SharedReads
+
 QueryParams = httpx._types.QueryParamTypes | None
 
 DEFAULT_CACHE_TTL = 15.0
@@ -173,8 +176,13 @@ class FetchApi:
         timeout: float = DEFAULT_TIMEOUT,
         cache_entries: int = DEFAULT_CACHE_ENTRIES,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        shared: SharedReads | None = None,
     ) -> None:
         self.proxy = proxy
+        #: The fleet's cache and single flight in Redis (``redis.url``); None: this process's.
+        self.shared = shared
+        #: The per-token request budget of proxy routes with a ``rateLimit``; None: no limit.
+        self.budget: Budget | None = None
         self.cache_ttl = cache_ttl
         self.timeout = timeout
         self.cache_entries = cache_entries
@@ -215,6 +223,8 @@ class FetchApi:
             await self._client.aclose()
         if self._session is not None:
             await self._session.close()
+        if self.shared is not None:
+            await self.shared.aclose()
 
     async def request(
         self,
@@ -267,18 +277,28 @@ class FetchApi:
         # and invalidate() is called with the plugin's own (proxy) URLs.
         requested_url = str(request.url)
         try:
-            response = await self._send(request)
-            stored = _Stored(
-                response.status_code,
-                tuple(response.headers.multi_items()),
-                response.content,
-                requested_url,
-            )
-            if 200 <= response.status_code < 300:
+            if self.shared is not None:
+                stored, fresh_for = await self.shared.read(
+                    key, ttl, lambda: self._upstream(request, requested_url)
+                )
+                if fresh_for > 0 and 200 <= stored.status_code < 300:
+                    self._store(key, stored, time.monotonic() + fresh_for)
+                return stored
+            stored = await self._upstream(request, requested_url)
+            if 200 <= stored.status_code < 300:
                 self._store(key, stored, time.monotonic() + ttl)
             return stored
         finally:
             self._inflight.pop(key, None)
+
+    async def _upstream(self, request: httpx.Request, requested_url: str) -> _Stored:
+        response = await self._send(request)
+        return _Stored(
+            response.status_code,
+            tuple(response.headers.multi_items()),
+            response.content,
+            requested_url,
+        )
 
     def _store(self, key: str, stored: _Stored, expires: float) -> None:
         size = stored.size
@@ -324,7 +344,15 @@ class FetchApi:
         return await self.request("DELETE", url, **kwargs)
 
     def invalidate(self, url_prefix: str | httpx.URL) -> int:
-        """Forget cached GETs whose URL starts with ``url_prefix``; returns how many."""
+        """Forget cached GETs whose URL starts with ``url_prefix``; returns how many here.
+        With shared reads the fleet's entries go too (other replicas drop their local copies
+        when the action's change event reaches them: :meth:`invalidate_local`)."""
+        if self.shared is not None:
+            self.shared.invalidate_soon(str(url_prefix))
+        return self.invalidate_local(url_prefix)
+
+    def invalidate_local(self, url_prefix: str | httpx.URL) -> int:
+        """Forget this process's cached GETs whose URL starts with ``url_prefix``."""
         prefix = str(url_prefix)
         stale = [k for k, (_, stored) in self._cache.items() if stored.url.startswith(prefix)]
         for key in stale:
@@ -344,13 +372,18 @@ class FetchApi:
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         if self.proxy is not None:
-            resolved = self.proxy.resolve(request.url)
+            proxied = request.url
+            resolved = self.proxy.resolve(proxied)
             if resolved is not None:
                 upstream, added = resolved
                 request.url = upstream
                 request.headers["host"] = upstream.netloc.decode("ascii")
                 for name, value in added.items():
                     request.headers[name] = value
+                if self.budget is not None:
+                    refused = await self.budget.admit(proxied, request)
+                    if refused is not None:
+                        return refused
         self.upstream_calls += 1
         if self._transport is not None:
             response = await self.client.send(request)

@@ -81,7 +81,9 @@ class LiveHub:
     async def deliver(self, event: ChangeEvent) -> None:
         for prefix in event.invalidate:
             if self.fetch is not None:
-                self.fetch.invalidate(prefix)
+                # The replica that took the action already deleted the shared entries.
+                forget = getattr(self.fetch, "invalidate_local", self.fetch.invalidate)
+                forget(prefix)
             for listener in list(self.invalidation_listeners):
                 try:
                     listener(prefix)
@@ -179,6 +181,12 @@ class LiveUpdates:
         when no entity is named).
         """
         await self.start()
+        shared = getattr(self.hub.fetch, "shared", None)
+        if invalidate and shared is not None:
+            # Other replicas re-read as soon as they hear: the shared entries must be gone
+            # first (the deliveries below forget each replica's own copies only).
+            for prefix in dict.fromkeys(invalidate):
+                await shared.invalidate(prefix)
         refs = list(dict.fromkeys(entity_refs))
         if not refs and invalidate:
             refs = [""]  # an invalidation alone still travels to every replica

@@ -16,6 +16,7 @@ from typing import Any
 
 from ._api import ApiFactory, ApiRegistry, Scope, create_api_factory
 from ._auth import Access
+from ._budget import attach_budget
 from ._catalog import Catalog, load_catalog, load_catalog_text, merge_annotations
 from ._config import Config, load_config, validate_section
 from ._core_apis import (
@@ -211,6 +212,11 @@ def build_portal(
         cache_entries=int(config.get("fetch.cacheMaxEntries", DEFAULT_CACHE_ENTRIES)),
         cache_bytes=int(config.get("fetch.cacheMaxBytes", DEFAULT_CACHE_BYTES)),
     )
+    if getattr(fetch, "shared", False) is None and config.get("redis.url"):
+        from ._shared_cache import shared_reads
+
+        fetch.shared = shared_reads(config, fetch_timeout=fetch.timeout)
+    attach_budget(config, fetch, proxy)
     guest = guest_identity(config)
     access = _build_access(config, demo, proxy)
     sign_in = access.sign_in_backends(config)

@@ -24,6 +24,7 @@ from urllib.parse import unquote_to_bytes
 
 import httpx
 
+from ._budget import Budget
 from ._exceptions import ProxyError
 from ._proxy_config import (
     SAFE_HEADERS,
@@ -103,6 +104,8 @@ class ProxyRoutes:
         # Longest route first, so `/pagerduty/events` wins over `/pagerduty`.
         self._ordered = sorted(self.endpoints.values(), key=lambda e: len(e.route), reverse=True)
         self.header_sources: dict[str, HeaderSource] = {}
+        #: The request budget of routes with a ``rateLimit`` (:mod:`greenroom._budget`).
+        self.budget: Budget | None = None
 
     def use_header_source(self, route: str, source: HeaderSource) -> None:
         """Add ``await source()``'s headers to requests of ``route`` through ``/api/proxy``

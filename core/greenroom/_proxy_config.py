@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import httpx
 
+from ._budget import RateLimit, parse_rate_limit
 from ._exceptions import ConfigError
 
 logger = logging.getLogger("greenroom.proxy")
@@ -50,6 +51,7 @@ _ENDPOINT_KEYS = frozenset(
         "allowedMethods",
         "allowedHeaders",
         "credentials",
+        "rateLimit",
     }
 )
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -68,6 +70,8 @@ class ProxyEndpoint:
     allowed_methods: tuple[str, ...] | None = None
     allowed_headers: tuple[str, ...] = ()
     credentials: Credentials = "require"
+    #: The per-token request budget (:mod:`greenroom._budget`); None: unlimited.
+    rate_limit: RateLimit | None = None
 
     @cached_property
     def target_url(self) -> httpx.URL:
@@ -95,6 +99,10 @@ class ProxyEndpoint:
             "allowedMethods": list(self.allowed_methods) if self.allowed_methods else None,
             "allowedHeaders": list(self.allowed_headers),
             "credentials": self.credentials,
+            "rateLimit": (
+                {"requests": self.rate_limit.requests, "perSeconds": self.rate_limit.per_seconds}
+                if self.rate_limit else None
+            ),
         }
 
 
@@ -242,6 +250,7 @@ def _parse_endpoint(route: str, value: Any, key_path: str) -> ProxyEndpoint:
         allowed_methods=tuple(m.upper() for m in methods) if methods is not None else None,
         allowed_headers=tuple(h.lower() for h in allowed_headers),
         credentials=credentials,
+        rate_limit=parse_rate_limit(options.get("rateLimit"), f"{key_path}.rateLimit"),
     )
 
 

@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from yarl import URL
 
+from ._budget import refusal
 from ._exceptions import ProxyError
 from ._identity import Identity
 from ._proxy_config import _METHODS, SAFE_HEADERS, ProxyEndpoint
@@ -291,6 +292,14 @@ class ProxyHandler:
             headers.extend(fresh.items())
             secrets = [value.encode("latin-1") for value in fresh.values() if value]
 
+        if endpoint.rate_limit is not None and routes.budget is not None:
+            wait = await routes.budget.wait(endpoint, headers)
+            if wait > 0:  # the vendor's own answer to a spent limit, without spending it
+                status, refused, content = refusal(endpoint, wait)
+                await _send_error(send, status, "RateLimitedError",
+                                  json.loads(content)["error"]["message"],
+                                  [(k.encode(), v.encode()) for k, v in refused[1:]])
+                return
         body: bytes | AsyncIterator[bytes] | None = None
         if chunked or (length is not None and length != b"0"):
             small = length is not None and length.isdigit() and int(length) <= SMALL_BODY

@@ -259,6 +259,23 @@
     });
   }
 
+  // A card whose read was rate limited says when it retries (data-retry-after, seconds).
+  function retryLater(root) {
+    root.querySelectorAll(".card-slot [data-retry-after]").forEach(function (box) {
+      var slot = box.closest(".card-slot");
+      var seconds = parseInt(box.getAttribute("data-retry-after"), 10);
+      if (!slot || !(seconds > 0) || slot.getAttribute("data-retrying")) return;
+      slot.setAttribute("data-retrying", "1");
+      setTimeout(function () { slot.removeAttribute("data-retrying"); refreshCard(slot); },
+        seconds * 1000);
+    });
+  }
+  retryLater(document);
+  if (window.MutationObserver && document.body) {  // cards streamed in, or swapped in later
+    new MutationObserver(function () { retryLater(document); })
+      .observe(document.body, { childList: true, subtree: true });
+  }
+
   function refreshMain() {
     once("main", function () {
       return get(location.href).then(function (html) {

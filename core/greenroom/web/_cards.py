@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import traceback
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -16,7 +18,7 @@ from markupsafe import Markup
 from .._availability import is_available as available
 from .._deadline import call_plugin
 from .._entity import Entity
-from .._exceptions import ProviderError
+from .._exceptions import ProviderError, RateLimitedError
 from .._identity import Identity
 from .._plugin import Card, CardContext
 from .._render import card_template_renderer, render_partial
@@ -70,8 +72,20 @@ async def card_permissions(
     return await decide(portal, card, entity, identity)
 
 
-def error_box(plugin_id: str, title: str, message: str) -> Markup:
-    return render_partial("card_error.html", plugin_id=plugin_id, title=title, message=message)
+def error_box(
+    plugin_id: str, title: str, message: str, retry_after: int | None = None
+) -> Markup:
+    """The card's error box; with ``retry_after`` (seconds) a live page reads it again then."""
+    return render_partial("card_error.html", plugin_id=plugin_id, title=title, message=message,
+                          retry_after=retry_after)
+
+
+def _rate_limited(exc: RateLimitedError, text: str) -> tuple[str, int | None]:
+    """The message of a rate-limited read, saying when it is tried again."""
+    if exc.retry_at is None:
+        return text, None
+    seconds = max(1, math.ceil((exc.retry_at - datetime.now(UTC)).total_seconds()))
+    return f"{text.rstrip('.')}; retrying in {seconds} s.", seconds
 
 
 async def is_available(portal: Portal, card: Card, entity: Entity) -> bool:
@@ -107,6 +121,9 @@ async def render_card(
     except TimeoutError:
         message = f"No answer within {card.timeout:g} seconds. Reload the page to try again."
         return error_box(card.plugin_id, card.title, message)
+    except RateLimitedError as exc:
+        message, seconds = _rate_limited(exc, portal.scrub(str(exc)))
+        return error_box(card.plugin_id, card.title, message, seconds)
     except ProviderError as exc:
         return error_box(card.plugin_id, card.title, portal.scrub(str(exc)))
     except Exception as exc:  # noqa: BLE001 - any plugin bug stays inside its card

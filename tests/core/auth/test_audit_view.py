@@ -102,6 +102,8 @@ def test_with_the_database_down_actions_are_refused_and_reading_still_works(
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
     live = live_portal(PROXY_AUTH + f"""
+    app:
+      secret: replicas-share-this-secret-0123456789
     database:
       url: postgresql+psycopg://greenroom:hunter2secret@127.0.0.1:{closed_port}/portal
     """)

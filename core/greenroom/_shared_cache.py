@@ -1,0 +1,269 @@
+"""Reads shared by every replica through Redis (``redis.url``): one upstream call per resource
+per TTL for the whole fleet.
+
+:class:`greenroom.FetchApi` keeps its in-process cache and single flight; on a local miss it
+asks :class:`SharedReads`, which
+
+- answers from the shared entry when one is fresh (each replica then keeps a local copy until
+  the same moment the shared one expires, so a TTL means the same thing fleet-wide);
+- otherwise takes a **lease** on the resource (``SET key token NX PX lease``): the holder calls
+  the upstream, stores a successful answer for the TTL, and leaves every answer (errors
+  included) for the replicas that waited on it under ``answer:<token>`` for a few seconds;
+- the others poll the entry, that answer and the lease (one pipelined round trip every few
+  milliseconds) until one of them settles it. A holder that dies mid-fetch blocks nobody past
+  its lease: the key expires and the next waiter takes the lease itself.
+
+Invalidation (an action changed something) deletes the matching shared entries; the change
+event that carries the prefixes to every replica (:mod:`greenroom._live`) is published only
+after the deletion finished, so no replica refills its local copy from a stale shared entry.
+
+When Redis is unreachable every read goes straight to the upstream through the local cache
+(as without ``redis.url``), the outage is logged once, and Redis is tried again after a short
+pause, so reads never wait on a dead server for more than one attempt per pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from ._fetch import _Stored
+
+log = logging.getLogger("greenroom.fetch")
+
+PREFIX = "greenroom:fetch:"
+#: How long waiters can still pick up a holder's answer (errors included) after it finished.
+ANSWER_SECONDS = 10.0
+#: After a failed Redis call, reads skip Redis this long before trying it again.
+RETRY_SECONDS = 1.0
+_POLL_FIRST = 0.005
+_POLL_MAX = 0.05
+# Release the lease only if it is still ours (it may have expired and gone to another replica).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def encode(stored: _Stored) -> bytes:
+    head = json.dumps([stored.status_code, list(stored.headers), stored.url]).encode()
+    return head + b"\n" + stored.content
+
+
+def decode(payload: bytes) -> _Stored:
+    from ._fetch import _Stored
+
+    head, _, content = payload.partition(b"\n")
+    status, headers, url = json.loads(head)
+    return _Stored(int(status), tuple((str(k), str(v)) for k, v in headers), content, str(url))
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+class SharedReads:
+    """The fleet's read cache and cross-replica single flight (see the module docstring).
+
+    ``lease_seconds`` should exceed the upstream timeout: a holder still fetching when its
+    lease ends lets a second replica fetch too.
+    """
+
+    def __init__(self, client: Redis, *, lease_seconds: float = 12.0,
+                 prefix: str = PREFIX) -> None:
+        self.client = client
+        self.lease_seconds = lease_seconds
+        self.prefix = prefix
+        self._release = client.register_script(_RELEASE)
+        self._down_until = 0.0
+        self._down = False
+        self._pending: set[asyncio.Task[None]] = set()
+        #: Reads answered from Redis, and upstream calls this replica made holding a lease.
+        self.hits = 0
+        self.fetched = 0
+
+    @property
+    def available(self) -> bool:
+        """False while Redis is taken for down (reads go to the upstream directly)."""
+        return not self._down or time.monotonic() >= self._down_until
+
+    async def read(
+        self, key: str, ttl: float, fetch: Callable[[], Awaitable[_Stored]]
+    ) -> tuple[_Stored, float]:
+        """The answer for ``key`` and how many seconds it stays fresh (0: not to be cached).
+
+        ``fetch`` calls the upstream; it runs here at most once, and only while this replica
+        holds the lease (or Redis is unreachable).
+        """
+        if not self.available:
+            return await fetch(), ttl
+        try:
+            if self._pending:
+                # This replica's own invalidations land before it reads the shared entry again.
+                await asyncio.gather(*list(self._pending), return_exceptions=True)
+            return await self._read(key, ttl, fetch)
+        except (RedisError, OSError) as exc:
+            self._went_down(exc)
+            return await fetch(), ttl
+
+    async def _read(
+        self, key: str, ttl: float, fetch: Callable[[], Awaitable[_Stored]]
+    ) -> tuple[_Stored, float]:
+        entry_key = self.prefix + key
+        lease_key = self.prefix + "lease:" + key
+        lease_ms = max(1, int(self.lease_seconds * 1000))
+        while True:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.get(entry_key)
+                pipe.pttl(entry_key)
+                payload, left_ms = await pipe.execute()
+            self._came_back()
+            if payload is not None and left_ms != -2:
+                self.hits += 1
+                return decode(payload), (left_ms / 1000 if left_ms > 0 else ttl)
+            token = secrets.token_hex(8)
+            holder = await self.client.set(lease_key, token, nx=True, px=lease_ms, get=True)
+            if holder is None:
+                return await self._fetch_holding(entry_key, lease_key, token, ttl, fetch)
+            settled = await self._wait(entry_key, lease_key, holder)
+            if settled is not None:
+                return settled
+            # The lease ended without an answer (its holder died): go round and take it.
+
+    async def _fetch_holding(
+        self, entry_key: str, lease_key: str, token: str, ttl: float,
+        fetch: Callable[[], Awaitable[_Stored]],
+    ) -> tuple[_Stored, float]:
+        try:
+            stored = await fetch()
+        except BaseException:
+            with contextlib.suppress(RedisError, OSError):
+                await self._release(keys=[lease_key], args=[token])
+            raise
+        self.fetched += 1
+        payload = encode(stored)
+        cacheable = 200 <= stored.status_code < 300
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                if cacheable:
+                    pipe.set(entry_key, payload, px=max(1, int(ttl * 1000)))
+                pipe.set(f"{self.prefix}answer:{token}", payload, px=int(ANSWER_SECONDS * 1000))
+                await pipe.execute()
+            await self._release(keys=[lease_key], args=[token])
+        except (RedisError, OSError) as exc:
+            self._went_down(exc)  # the answer itself is good: serve it
+        return stored, (ttl if cacheable else 0.0)
+
+    async def _wait(
+        self, entry_key: str, lease_key: str, holder: bytes | str
+    ) -> tuple[_Stored, float] | None:
+        holder_text = holder.decode() if isinstance(holder, bytes) else holder
+        answer_key = f"{self.prefix}answer:{holder_text}"
+        pause = _POLL_FIRST
+        while True:
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, _POLL_MAX)
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.get(entry_key)
+                pipe.pttl(entry_key)
+                pipe.get(answer_key)
+                pipe.get(lease_key)
+                payload, left_ms, answer, lease = await pipe.execute()
+            if payload is not None and left_ms != -2:
+                self.hits += 1
+                return decode(payload), (left_ms / 1000 if left_ms > 0 else 0.0)
+            if answer is not None:
+                # The holder's answer was not cacheable (an error): this wait shares it once.
+                return decode(answer), 0.0
+            if lease is None or (lease.decode() if isinstance(lease, bytes) else lease) != (
+                holder_text
+            ):
+                return None
+
+    # -- invalidation ------------------------------------------------------------------------
+
+    def invalidate_soon(self, url_prefix: str) -> None:
+        """Delete the shared entries under ``url_prefix`` (in a task: invalidation is called
+        from synchronous code). :meth:`settled` waits for it."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a script's clean-up): nothing shared to reach now
+            return
+        task = loop.create_task(self.invalidate(url_prefix))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def settled(self) -> None:
+        """Wait until every invalidation started here has reached Redis (or failed)."""
+        if self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def invalidate(self, url_prefix: str) -> int:
+        """Delete the shared entries whose URL starts with ``url_prefix``; returns how many."""
+        if not self.available:
+            return 0
+        pattern = self.prefix + _glob_escape(url_prefix) + "*"
+        deleted = 0
+        try:
+            batch: list[Any] = []
+            async for name in self.client.scan_iter(match=pattern, count=1000):
+                batch.append(name)
+                if len(batch) >= 500:
+                    deleted += int(await self.client.unlink(*batch))
+                    batch = []
+            if batch:
+                deleted += int(await self.client.unlink(*batch))
+        except (RedisError, OSError) as exc:
+            self._went_down(exc)
+        return deleted
+
+    # -- outages -----------------------------------------------------------------------------
+
+    def _went_down(self, exc: BaseException) -> None:
+        self._down_until = time.monotonic() + RETRY_SECONDS
+        if not self._down:
+            self._down = True
+            log.warning(
+                "Redis is unreachable (%s); each replica reads the upstream through its own "
+                "cache until it returns", type(exc).__name__,
+            )
+
+    def _came_back(self) -> None:
+        if self._down:
+            self._down = False
+            log.warning("Redis is back; reads are shared by every replica again")
+
+    async def aclose(self) -> None:
+        await self.settled()
+        with contextlib.suppress(RedisError, OSError):
+            await self.client.aclose()
+
+
+def redis_client(url: str) -> Redis:
+    from redis.asyncio import Redis
+
+    # Short timeouts: a read never waits long on a Redis that went away.
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def shared_reads(config: Any, *, fetch_timeout: float) -> SharedReads | None:
+    """The shared reads ``redis.url`` asks for, or None without it."""
+    url = config.get("redis.url") if config is not None else None
+    if not url:
+        return None
+    lease = config.get("redis.leaseSeconds")
+    return SharedReads(
+        redis_client(str(url)),
+        lease_seconds=float(lease) if lease is not None else fetch_timeout + 2.0,
+    )
