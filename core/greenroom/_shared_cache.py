@@ -56,17 +56,37 @@ return 0
 """
 
 
-def encode(stored: _Stored) -> bytes:
-    head = json.dumps([stored.status_code, list(stored.headers), stored.url]).encode()
+PROXY_MARK = "proxy:"
+
+
+def portable(url: str, proxy_base: str) -> str:
+    """``url`` as every replica names it: plugins read through their own replica's proxy URL
+    (``http://<this replica>/api/proxy/<route>/...``), and replicas' addresses differ."""
+    if proxy_base and url.startswith(proxy_base):
+        return PROXY_MARK + url[len(proxy_base):]
+    return url
+
+
+def localized(url: str, proxy_base: str) -> str:
+    """The inverse of :func:`portable`, for this replica."""
+    if proxy_base and url.startswith(PROXY_MARK):
+        return proxy_base + url[len(PROXY_MARK):]
+    return url
+
+
+def encode(stored: _Stored, proxy_base: str = "") -> bytes:
+    url = portable(stored.url, proxy_base)
+    head = json.dumps([stored.status_code, list(stored.headers), url]).encode()
     return head + b"\n" + stored.content
 
 
-def decode(payload: bytes) -> _Stored:
+def decode(payload: bytes, proxy_base: str = "") -> _Stored:
     from ._fetch import _Stored
 
     head, _, content = payload.partition(b"\n")
     status, headers, url = json.loads(head)
-    return _Stored(int(status), tuple((str(k), str(v)) for k, v in headers), content, str(url))
+    return _Stored(int(status), tuple((str(k), str(v)) for k, v in headers), content,
+                   localized(str(url), proxy_base))
 
 
 def _glob_escape(text: str) -> str:
@@ -81,8 +101,11 @@ class SharedReads:
     """
 
     def __init__(self, client: Redis, *, lease_seconds: float = 12.0,
-                 prefix: str = PREFIX) -> None:
+                 prefix: str = PREFIX, proxy_base: str = "") -> None:
         self.client = client
+        #: This replica's proxy base URL (``http://host:port/api/proxy``): keys name it
+        #: portably (:func:`portable`).
+        self.proxy_base = proxy_base
         self.lease_seconds = lease_seconds
         self.prefix = prefix
         self._release = client.register_script(_RELEASE)
@@ -120,6 +143,7 @@ class SharedReads:
     async def _read(
         self, key: str, ttl: float, fetch: Callable[[], Awaitable[_Stored]]
     ) -> tuple[_Stored, float]:
+        key = portable(key, self.proxy_base)
         entry_key = self.prefix + key
         lease_key = self.prefix + "lease:" + key
         lease_ms = max(1, int(self.lease_seconds * 1000))
@@ -131,7 +155,8 @@ class SharedReads:
             self._came_back()
             if payload is not None and left_ms != -2:
                 self.hits += 1
-                return decode(payload), (left_ms / 1000 if left_ms > 0 else ttl)
+                fresh_for = left_ms / 1000 if left_ms > 0 else ttl
+                return decode(payload, self.proxy_base), fresh_for
             token = secrets.token_hex(8)
             holder = await self.client.set(lease_key, token, nx=True, px=lease_ms, get=True)
             if holder is None:
@@ -152,7 +177,7 @@ class SharedReads:
                 await self._release(keys=[lease_key], args=[token])
             raise
         self.fetched += 1
-        payload = encode(stored)
+        payload = encode(stored, self.proxy_base)
         cacheable = 200 <= stored.status_code < 300
         try:
             async with self.client.pipeline(transaction=False) as pipe:
@@ -182,10 +207,11 @@ class SharedReads:
                 payload, left_ms, answer, lease = await pipe.execute()
             if payload is not None and left_ms != -2:
                 self.hits += 1
-                return decode(payload), (left_ms / 1000 if left_ms > 0 else 0.0)
+                fresh_for = left_ms / 1000 if left_ms > 0 else 0.0
+                return decode(payload, self.proxy_base), fresh_for
             if answer is not None:
                 # The holder's answer was not cacheable (an error): this wait shares it once.
-                return decode(answer), 0.0
+                return decode(answer, self.proxy_base), 0.0
             if lease is None or (lease.decode() if isinstance(lease, bytes) else lease) != (
                 holder_text
             ):
@@ -213,7 +239,7 @@ class SharedReads:
         """Delete the shared entries whose URL starts with ``url_prefix``; returns how many."""
         if not self.available:
             return 0
-        pattern = self.prefix + _glob_escape(url_prefix) + "*"
+        pattern = self.prefix + _glob_escape(portable(url_prefix, self.proxy_base)) + "*"
         deleted = 0
         try:
             batch: list[Any] = []
@@ -229,6 +255,17 @@ class SharedReads:
         return deleted
 
     # -- outages -----------------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        """Whether Redis answers now (reads share again from the next one when it does)."""
+        try:
+            await self.client.ping()
+        except (RedisError, OSError) as exc:
+            self._went_down(exc)
+            return False
+        self._down_until = 0.0
+        self._came_back()
+        return True
 
     def _went_down(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + RETRY_SECONDS
@@ -257,7 +294,9 @@ def redis_client(url: str) -> Redis:
     return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
 
 
-def shared_reads(config: Any, *, fetch_timeout: float) -> SharedReads | None:
+def shared_reads(
+    config: Any, *, fetch_timeout: float, proxy_base: str = ""
+) -> SharedReads | None:
     """The shared reads ``redis.url`` asks for, or None without it."""
     url = config.get("redis.url") if config is not None else None
     if not url:
@@ -266,4 +305,5 @@ def shared_reads(config: Any, *, fetch_timeout: float) -> SharedReads | None:
     return SharedReads(
         redis_client(str(url)),
         lease_seconds=float(lease) if lease is not None else fetch_timeout + 2.0,
+        proxy_base=proxy_base,
     )
