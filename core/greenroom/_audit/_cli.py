@@ -8,14 +8,14 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str]) -> int:
-    from .._db_cli import add_config_option, config_from_args
+    from ..cli._options import DATABASE_CONFIG_HELP, add_config_option, config_from_args
 
     parser = argparse.ArgumentParser(prog="greenroom audit", description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True)
     export = sub.add_parser("export", help="write entries, oldest first, to standard output")
     export.add_argument("--since", metavar="ISO", help="only entries at or after this time")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    add_config_option(export)
+    add_config_option(export, DATABASE_CONFIG_HELP)
     args = parser.parse_args(list(argv))
 
     from .._exceptions import GreenroomError
@@ -30,7 +30,7 @@ def main(argv: Sequence[str]) -> int:
         parser.error(f"--since: {exc}")
     try:
         config = config_from_args(args.config)
-        database = open_database(config)  # type: ignore[arg-type]
+        database = open_database(config)
         try:
             if database.current_revision() is None:
                 print(f"greenroom: {database.display_url} has no audit trail yet "

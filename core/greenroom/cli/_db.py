@@ -3,27 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections.abc import Sequence
 
-
-def config_from_args(paths: Sequence[str] | None) -> object:
-    """The merged config of ``--config`` files (else ``$GREENROOM_CONFIG``; else empty)."""
-    from ._config import load_config
-
-    given = list(paths or [])
-    if not given:
-        given = [p for p in os.environ.get("GREENROOM_CONFIG", "").split(os.pathsep) if p]
-    return load_config(given)
-
-
-def add_config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", "-c", action="append", metavar="FILE",
-        help="app-config.yaml to read database.url from; repeat to merge several "
-        "(default: $GREENROOM_CONFIG, else the SQLite file in $GREENROOM_DATA)",
-    )
+from ._options import DATABASE_CONFIG_HELP, add_config_option, config_from_args, print_error
 
 
 def main(argv: Sequence[str]) -> int:
@@ -31,20 +13,20 @@ def main(argv: Sequence[str]) -> int:
     sub = parser.add_subparsers(dest="action", required=True)
     up = sub.add_parser("upgrade", help="migrate the schema to the newest revision (or REVISION)")
     up.add_argument("revision", nargs="?", default="head")
-    add_config_option(up)
+    add_config_option(up, DATABASE_CONFIG_HELP)
     down = sub.add_parser("downgrade", help="migrate the schema back to REVISION ('base': empty)")
     down.add_argument("revision")
-    add_config_option(down)
+    add_config_option(down, DATABASE_CONFIG_HELP)
     current = sub.add_parser("current", help="print the schema revision the database is at")
-    add_config_option(current)
+    add_config_option(current, DATABASE_CONFIG_HELP)
     args = parser.parse_args(list(argv))
 
-    from ._audit import open_database
-    from ._exceptions import GreenroomError
+    from .._audit import open_database
+    from .._exceptions import GreenroomError
 
     try:
         config = config_from_args(args.config)
-        database = open_database(config)  # type: ignore[arg-type]
+        database = open_database(config)
         try:
             if args.action == "upgrade":
                 changed = database.upgrade(args.revision)
@@ -58,6 +40,6 @@ def main(argv: Sequence[str]) -> int:
         finally:
             database.close()
     except GreenroomError as exc:
-        print(f"greenroom: {exc}", file=sys.stderr)
+        print_error(exc)
         return 1
     return 0
