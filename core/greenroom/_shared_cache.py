@@ -7,11 +7,12 @@ asks :class:`SharedReads`, which
 - answers from the shared entry when one is fresh (each replica then keeps a local copy until
   the same moment the shared one expires, so a TTL means the same thing fleet-wide);
 - otherwise takes a **lease** on the resource (``SET key token NX PX lease``): the holder calls
-  the upstream, stores a successful answer for the TTL, and leaves every answer (errors
-  included) for the replicas that waited on it under ``answer:<token>`` for a few seconds;
+  the upstream (renewing the lease every third of its length while it reads), stores a
+  successful answer for the TTL, and leaves every answer (errors included) for the replicas
+  that waited on it under ``answer:<token>`` for a few seconds;
 - the others poll the entry, that answer and the lease (one pipelined round trip every few
   milliseconds) until one of them settles it. A holder that dies mid-fetch blocks nobody past
-  its lease: the key expires and the next waiter takes the lease itself.
+  its lease: nobody renews it, the key expires and the next waiter takes the lease itself.
 
 Invalidation (an action changed something) deletes the matching shared entries; the change
 event that carries the prefixes to every replica (:mod:`greenroom._live`) is published only
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("greenroom.fetch")
 
 PREFIX = "greenroom:fetch:"
+#: How long a replica that stopped mid-read (killed, hung) holds the others up at most.
+DEFAULT_LEASE_SECONDS = 5.0
 #: How long waiters can still pick up a holder's answer (errors included) after it finished.
 ANSWER_SECONDS = 10.0
 #: After a failed Redis call, reads skip Redis this long before trying it again.
@@ -52,6 +55,11 @@ _POLL_MAX = 0.05
 # Release the lease only if it is still ours (it may have expired and gone to another replica).
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# Extend the lease while its holder is alive and still reading (a slow upstream, a busy host).
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
 
@@ -96,11 +104,10 @@ def _glob_escape(text: str) -> str:
 class SharedReads:
     """The fleet's read cache and cross-replica single flight (see the module docstring).
 
-    ``lease_seconds`` should exceed the upstream timeout: a holder still fetching when its
-    lease ends lets a second replica fetch too.
+    ``lease_seconds`` bounds how long a dead holder blocks the others (a live one renews it).
     """
 
-    def __init__(self, client: Redis, *, lease_seconds: float = 12.0,
+    def __init__(self, client: Redis, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
                  prefix: str = PREFIX, proxy_base: str = "") -> None:
         self.client = client
         #: This replica's proxy base URL (``http://host:port/api/proxy``): keys name it
@@ -109,6 +116,7 @@ class SharedReads:
         self.lease_seconds = lease_seconds
         self.prefix = prefix
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
         self._down_until = 0.0
         self._down = False
         self._pending: set[asyncio.Task[None]] = set()
@@ -170,12 +178,15 @@ class SharedReads:
         self, entry_key: str, lease_key: str, token: str, ttl: float,
         fetch: Callable[[], Awaitable[_Stored]],
     ) -> tuple[_Stored, float]:
+        renewing = asyncio.ensure_future(self._keep(lease_key, token))
         try:
             stored = await fetch()
         except BaseException:
+            renewing.cancel()
             with contextlib.suppress(RedisError, OSError):
                 await self._release(keys=[lease_key], args=[token])
             raise
+        renewing.cancel()
         self.fetched += 1
         payload = encode(stored, self.proxy_base)
         cacheable = 200 <= stored.status_code < 300
@@ -189,6 +200,16 @@ class SharedReads:
         except (RedisError, OSError) as exc:
             self._went_down(exc)  # the answer itself is good: serve it
         return stored, (ttl if cacheable else 0.0)
+
+    async def _keep(self, lease_key: str, token: str) -> None:
+        """Renew the lease every third of its length while this replica reads: only a holder
+        that stopped (died, hung) lets it run out."""
+        lease_ms = max(1, int(self.lease_seconds * 1000))
+        with contextlib.suppress(RedisError, OSError):
+            while True:
+                await asyncio.sleep(self.lease_seconds / 3)
+                if not await self._renew(keys=[lease_key], args=[token, lease_ms]):
+                    return
 
     async def _wait(
         self, entry_key: str, lease_key: str, holder: bytes | str
@@ -294,9 +315,7 @@ def redis_client(url: str) -> Redis:
     return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
 
 
-def shared_reads(
-    config: Any, *, fetch_timeout: float, proxy_base: str = ""
-) -> SharedReads | None:
+def shared_reads(config: Any, *, proxy_base: str = "") -> SharedReads | None:
     """The shared reads ``redis.url`` asks for, or None without it."""
     url = config.get("redis.url") if config is not None else None
     if not url:
@@ -304,6 +323,6 @@ def shared_reads(
     lease = config.get("redis.leaseSeconds")
     return SharedReads(
         redis_client(str(url)),
-        lease_seconds=float(lease) if lease is not None else fetch_timeout + 2.0,
+        lease_seconds=float(lease) if lease is not None else DEFAULT_LEASE_SECONDS,
         proxy_base=proxy_base,
     )
