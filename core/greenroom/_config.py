@@ -20,7 +20,7 @@ import copy
 import json
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -81,6 +81,8 @@ class Config:
         # them (greenroom_secret_config_keys): Splunk On-Call's REST endpoint URL, say.
         self._secret_paths = frozenset(secret_paths)
         self._secret_values = self._collect_secret_values()
+        #: Told of each secret learned at run time (the web app's response scrubber).
+        self._secret_listeners: list[Callable[[str], None]] = []
 
     @property
     def data(self) -> dict[str, Any]:
@@ -157,6 +159,17 @@ class Config:
         token, is as secret as one written in the config."""
         if len(value.strip()) >= _MIN_SCRUBBED_LENGTH:
             self._secret_values = self._secret_values | {value}
+            # Log records and CLI output of this process, and every listening response
+            # scrubber, stop showing it before anyone uses the token.
+            from ._scrub import process_scrubber
+
+            process_scrubber.learn(value)
+            for listener in list(self._secret_listeners):
+                listener(value)
+
+    def on_secret_learned(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` with each secret :meth:`learn_secret` is given from now on."""
+        self._secret_listeners.append(listener)
 
     def scrub(self, text: str) -> str:
         """``text`` with every known secret value replaced by ``<redacted>``."""

@@ -13,9 +13,10 @@ Mappings live in the portal's database (``service_mappings``, created by the mig
 
 from __future__ import annotations
 
+import json
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
@@ -34,6 +35,9 @@ service_mappings = sa.Table(
     sa.Column("value", sa.String(400), nullable=False),
     sa.Column("updated_by", sa.String(320), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # More annotations the mapping sets beside ``annotation`` (JSON object; migration 0003),
+    # such as the account a service belongs to when the provider has several.
+    sa.Column("extra_annotations", sa.Text(), nullable=True),
 )
 
 
@@ -41,7 +45,10 @@ service_mappings = sa.Table(
 class MappableService:
     """A service or team a provider lists for mapping: setting ``annotation: value`` on an
     entity makes the provider cover it. ``integration_keys`` let the page suggest entities
-    whose annotations already name one of them."""
+    whose annotations already name one of them. ``extra`` are more annotations the mapping
+    sets beside ``annotation`` (the account of a provider with several, say); ``group`` is the
+    heading it is listed under (the account's name). ``id`` is unique among a provider's
+    services and is what the page's form sends."""
 
     id: str
     name: str
@@ -49,6 +56,13 @@ class MappableService:
     value: str
     integration_keys: tuple[str, ...] = ()
     url: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+    group: str = ""
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """Every annotation a mapping to this service adds."""
+        return {self.annotation: self.value, **dict(self.extra)}
 
 
 @runtime_checkable
@@ -68,6 +82,11 @@ class ServiceMapping:
     value: str
     updated_by: str
     updated_at: datetime
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return {self.annotation: self.value, **dict(self.extra)}
 
 
 class MappingStore(Protocol):
@@ -76,6 +95,10 @@ class MappingStore(Protocol):
     def save(self, mapping: ServiceMapping) -> None: ...
 
     def delete(self, provider: str, entity_ref: str) -> None: ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class MemoryMappingStore:
@@ -96,6 +119,12 @@ class MemoryMappingStore:
     def delete(self, provider: str, entity_ref: str) -> None:
         with self._lock:
             self._rows.pop((provider, entity_ref), None)
+
+    def ping(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class SqlMappingStore:
@@ -124,7 +153,8 @@ class SqlMappingStore:
             ).all()
         return [
             ServiceMapping(
-                r.provider, r.entity_ref, r.annotation, r.value, r.updated_by, _aware(r.updated_at)
+                r.provider, r.entity_ref, r.annotation, r.value, r.updated_by,
+                _aware(r.updated_at), _extra_from_json(r.extra_annotations),
             )
             for r in rows
         ]
@@ -139,6 +169,7 @@ class SqlMappingStore:
             "value": mapping.value,
             "updated_by": mapping.updated_by,
             "updated_at": mapping.updated_at,
+            "extra_annotations": json.dumps(dict(mapping.extra)) if mapping.extra else None,
         }
         with self.database.begin() as connection:
             # One transaction: replace the entity's mapping for this provider.
@@ -159,18 +190,47 @@ class SqlMappingStore:
                 )
             )
 
+    def ping(self) -> None:
+        self.database.ping()
+
+    def close(self) -> None:
+        """Release the database engine's connections (the portal does at shutdown)."""
+        self.database.close()
+
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _extra_from_json(text: str | None) -> tuple[tuple[str, str], ...]:
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return ()
+    if not isinstance(data, Mapping):
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in data.items()))
 
 
 # --- applying mappings to the catalog -------------------------------------------------------------
 
 
 def mapped_entity(entity: Entity, mappings: Iterable[ServiceMapping]) -> Entity:
-    """``entity`` with the mapped annotations added; the catalog's own annotations win."""
-    added = {m.annotation: m.value for m in mappings if m.entity_ref == entity.ref}
-    extra = {k: v for k, v in added.items() if k not in entity.annotations}
+    """``entity`` with the mapped annotations added; the catalog's own annotations win. A
+    mapping whose main annotation the catalog already sets adds nothing (not even its account),
+    nor does one the catalog contradicts (another account named in the file)."""
+    extra: dict[str, str] = {}
+    for mapping in mappings:
+        if mapping.entity_ref != entity.ref or str(
+            entity.annotations.get(mapping.annotation) or ""
+        ).strip():
+            continue
+        wanted = mapping.annotations
+        if any(
+            str(entity.annotations.get(k) or "").strip() not in ("", v) for k, v in wanted.items()
+        ):
+            continue
+        extra.update({k: v for k, v in wanted.items() if k not in entity.annotations})
     if not extra:
         return entity
     return replace(entity, annotations={**entity.annotations, **extra})

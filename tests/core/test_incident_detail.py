@@ -305,3 +305,48 @@ def test_resolved_view_lists_the_last_30_days(client: TestClient) -> None:
     assert "Ancient" not in words  # resolved 59 days ago
     assert "Checkout latency" not in words  # still open
     assert 'href="/incidents/alpha/A0?entity=component%3Adefault%2Fcheckout"' in html
+
+
+def test_a_refused_note_sends_nothing_keeps_the_text_and_is_audited(
+    tmp_path: Path, alpha: NotesProvider
+) -> None:
+    (tmp_path / "catalog-info.yaml").write_text(CATALOG)
+    config = tmp_path / "app-config.yaml"
+    config.write_text(
+        "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
+        "auth:\n  provider: proxy\n"
+        "  proxy: {header: X-Forwarded-Email, groupsHeader: X-Forwarded-Groups,"
+        " trustedProxies: [127.0.0.1/32]}\n"
+        "permissions:\n  rules:\n    - {actions: [incident.note], allow: [group:responders]}\n"
+    )
+    ref = create_api_ref("plugin.alpha.provider")
+    plugin = create_plugin(id="alpha", apis=[create_api_factory(ref, alpha)], providers=[ref])
+    portal = build_portal([config], plugins=[plugin], load_entry_points=False, demo=False)
+    ada = {"X-Forwarded-Email": "ada@example.com"}
+    with TestClient(create_app(portal), client=("127.0.0.1", 50000)) as client:
+        page = client.get(PAGE, headers=ada)
+        # The button is there, disabled, with the rule's reason.
+        assert re.search(r'<button[^>]*disabled[^>]*>Add note</button>', page.text)
+        assert "You cannot add notes here" in text(page.text) and "responders" in page.text
+        answer = client.post(
+            "/incidents/alpha/A1/notes", headers=ada,
+            data={"csrf_token": csrf(page.text), "entity": "component:default/checkout",
+                  "note": "my careful words"},
+        )
+        assert answer.status_code == 403 and "responders" in answer.text
+        assert "my careful words</textarea>" in answer.text
+        assert alpha.notes == {}
+        [entry] = client.get("/api/audit?action=incident.note", headers=ada).json()["entries"]
+        assert (entry["outcome"], entry["incident_id"]) == ("refused", "A1")
+        # A responder may.
+        responder = {**ada, "X-Forwarded-Groups": "responders"}
+        page = client.get(PAGE, headers=responder)
+        assert not re.search(r'<button[^>]*disabled[^>]*>Add note</button>', page.text)
+        answer = client.post(
+            "/incidents/alpha/A1/notes", headers=responder,
+            data={"csrf_token": csrf(page.text), "entity": "component:default/checkout",
+                  "note": "my careful words"},
+        )
+        assert answer.status_code == 200 and [n.content for n in alpha.notes["A1"]] == [
+            "my careful words"
+        ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,10 @@ def test_store_saves_replaces_and_deletes(store: Any) -> None:
     assert all(m.updated_at.tzinfo is not None for m in store.all())
     store.delete("alpha", "component:default/a")
     assert [m.entity_ref for m in store.all()] == ["component:default/b"]
+    # A mapping may set more annotations than one (the account of a second PagerDuty account).
+    store.save(replace(_mapping("component:default/c", "four"), extra=(("acme/account", "eu"),)))
+    [kept] = [m for m in store.all() if m.entity_ref == "component:default/c"]
+    assert kept.annotations == {ANNOTATION: "four", "acme/account": "eu"}
 
 
 # -- the overlay, suggestions, snippets --------------------------------------------------------
@@ -113,6 +118,20 @@ def test_a_catalog_annotation_wins_and_nothing_is_removed() -> None:
     mapped = mapped_entity(plain, mappings)
     assert dict(mapped.annotations) == {"x": "1", ANNOTATION: "ledger"}
     assert dict(plain.annotations) == {"x": "1"}
+
+
+def test_a_mapping_with_an_account_is_applied_whole_or_not_at_all() -> None:
+    """A service of another account adds its account annotation too; a catalog file that
+    names another account contradicts the mapping, which then adds nothing."""
+    mapping = replace(_mapping("component:default/a", "P1"), extra=(("acme/account", "eu"),))
+    plain = Entity("Component", "a")
+    assert dict(mapped_entity(plain, [mapping]).annotations) == {
+        ANNOTATION: "P1", "acme/account": "eu",
+    }
+    same = Entity("Component", "a", annotations={"acme/account": "eu"})
+    assert mapped_entity(same, [mapping]).annotations[ANNOTATION] == "P1"
+    other = Entity("Component", "a", annotations={"acme/account": "us"})
+    assert mapped_entity(other, [mapping]) == other
 
 
 def test_suggestions_by_integration_key_then_by_name() -> None:
@@ -219,7 +238,7 @@ def test_page_lists_entities_services_and_suggestions(client: TestClient) -> Non
 
 def test_saving_maps_the_entity_in_memory_only(client: TestClient, tmp_path: Path) -> None:
     on_disk = (tmp_path / "catalog-info.yaml").read_bytes()
-    answer = _save(client, "component:default/ledger-service", "ledger")
+    answer = _save(client, "component:default/ledger-service", "S-LED")
     assert answer.status_code == 200 and "Ledger is mapped to Ledger Service" in answer.text
     portal = client.app.state.portal  # type: ignore[attr-defined]
     ledger = portal.catalog.find("default", "component", "ledger-service")
@@ -240,7 +259,7 @@ def test_saving_maps_the_entity_in_memory_only(client: TestClient, tmp_path: Pat
 
 
 def test_a_mapping_of_an_annotated_entity_says_the_annotation_wins(client: TestClient) -> None:
-    answer = _save(client, "component:default/checkout", "identity")
+    answer = _save(client, "component:default/checkout", "S-ID")
     assert "own catalog annotation wins" in answer.text
     assert "this wins over the saved mapping" in answer.text
     portal = client.app.state.portal  # type: ignore[attr-defined]
@@ -255,22 +274,108 @@ def test_refusals_change_nothing(client: TestClient, alpha: DirectoryProvider) -
         data={
             "csrf_token": "forged",
             "entity": "component:default/ledger-service",
-            "service": "ledger",
+            "service": "S-LED",
         },
     )
     assert forged.status_code == 403
     assert _save(client, "component:default/ledger-service", "nope").status_code == 400
-    assert _save(client, "component:default/nobody", "ledger").status_code == 400
+    assert _save(client, "component:default/nobody", "S-LED").status_code == 400
     alpha.fail = RuntimeError("vendor down")
-    assert _save(client, "component:default/ledger-service", "ledger").status_code == 502
+    assert _save(client, "component:default/ledger-service", "S-LED").status_code == 502
     assert client.app.state.mapping_store.all() == []  # type: ignore[attr-defined]
     assert client.get("/mapping/nope").status_code == 404
 
 
 def test_mappings_outlive_a_restart(tmp_path: Path, alpha: DirectoryProvider) -> None:
     with TestClient(create_app(_portal(tmp_path, alpha)), **SIGNED_IN) as first:
-        _save(first, "component:default/ledger-service", "ledger")
+        _save(first, "component:default/ledger-service", "S-LED")
     with TestClient(create_app(_portal(tmp_path, alpha)), **SIGNED_IN) as second:
         portal = second.app.state.portal  # type: ignore[attr-defined]
         ledger = portal.catalog.find("default", "component", "ledger-service")
         assert ledger.annotations[ANNOTATION] == "ledger"
+
+
+def _rules_portal(tmp_path: Path, alpha: DirectoryProvider, rules: str) -> Any:
+    (tmp_path / "catalog-info.yaml").write_text(CATALOG)
+    config = tmp_path / "app-config.yaml"
+    config.write_text(
+        "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
+        "auth:\n  provider: proxy\n"
+        "  proxy: {header: X-Forwarded-Email, groupsHeader: X-Forwarded-Groups,"
+        " trustedProxies: [127.0.0.1/32]}\n" + rules
+    )
+    ref = create_api_ref("plugin.alpha.provider")
+    plugin = create_plugin(id="alpha", apis=[create_api_factory(ref, alpha)], providers=[ref])
+    return build_portal([config], plugins=[plugin], load_entry_points=False, demo=False)
+
+
+def test_saving_and_removing_are_in_the_audit_trail(client: TestClient) -> None:
+    _save(client, "component:default/ledger-service", "S-LED")
+    _save(client, "component:default/ledger-service", "")
+    entries = client.get("/api/audit?action=mapping.edit").json()["entries"]
+    assert [(e["action"], e["outcome"], e["entity"], e["actor"]["email"], e["provider"])
+            for e in entries] == [
+        ("mapping.edit", "succeeded", "component:default/ledger-service", "ada@example.com",
+         "alpha"),
+    ] * 2
+    # Newest first: the removal, then the mapping with what it set.
+    assert "remove the mapping" in entries[0]["summary"]
+    assert f"{ANNOTATION}: ledger" in entries[1]["summary"]
+
+
+def test_a_refused_mapping_saves_nothing_and_is_audited(
+    tmp_path: Path, alpha: DirectoryProvider
+) -> None:
+    rules = (
+        "permissions:\n  rules:\n    - {actions: [mapping.edit], allow: [group:catalog-admins]}\n"
+    )
+    with TestClient(create_app(_rules_portal(tmp_path, alpha, rules)), **SIGNED_IN) as client:
+        page = client.get("/mapping/alpha")
+        # The button is shown disabled with the reason, not hidden.
+        row = re.search(
+            r'<tr data-entity="component:default/ledger-service">.*?</tr>', page.text, re.S
+        )
+        assert row and "disabled" in row.group(0) and "permission-reason" in row.group(0)
+        answer = _save(client, "component:default/ledger-service", "S-LED")
+        assert answer.status_code == 403 and "catalog-admins" in answer.text
+        assert client.app.state.mapping_store.all() == []  # type: ignore[attr-defined]
+        portal = client.app.state.portal  # type: ignore[attr-defined]
+        ledger = portal.catalog.find("default", "component", "ledger-service")
+        assert ANNOTATION not in ledger.annotations
+        [entry] = client.get("/api/audit?action=mapping.edit").json()["entries"]
+        assert (entry["action"], entry["outcome"]) == ("mapping.edit", "refused")
+        # A member of the group may.
+        admin = {"X-Forwarded-Email": "ada@example.com", "X-Forwarded-Groups": "catalog-admins"}
+        page = client.get("/mapping/alpha", headers=admin)
+        answer = client.post(
+            "/mapping/alpha", headers=admin,
+            data={"csrf_token": _csrf(page.text), "entity": "component:default/ledger-service",
+                  "service": "S-LED"},
+        )
+        assert answer.status_code == 200 and "Ledger is mapped to Ledger Service" in answer.text
+
+
+def test_the_index_links_each_mapping_page_and_the_nav_links_the_index(
+    client: TestClient,
+) -> None:
+    _save(client, "component:default/ledger-service", "S-LED")
+    index = client.get("/mapping")
+    assert index.status_code == 200
+    assert '<a href="/mapping/alpha">Alpha Pager</a>' in index.text
+    assert "1 entity mapped" in index.text
+    home = client.get("/")
+    assert re.search(r'<nav aria-label="Main">.*href="/mapping".*</nav>', home.text, re.S)
+
+
+def test_the_store_is_closed_with_the_portal(tmp_path: Path, alpha: DirectoryProvider) -> None:
+    closed: list[str] = []
+    app = create_app(_portal(tmp_path, alpha))
+    with TestClient(app, **SIGNED_IN) as client:
+        _save(client, "component:default/ledger-service", "S-LED")
+        store = client.app.state.mapping_store  # type: ignore[attr-defined]
+        assert isinstance(store, SqlMappingStore)
+        database = store.database
+        original = database.close
+        database.close = lambda: (closed.append("closed"), original())[1]
+        assert client.get("/readyz").status_code == 200
+    assert closed == ["closed"]

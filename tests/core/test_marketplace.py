@@ -30,7 +30,7 @@ from greenroom._marketplace import (
     plugin_state,
 )
 from greenroom.cli import marketplace_main as main
-from greenroom.web import _api_routes, _audit, _coverage, _incidents, _pages
+from greenroom.web import _api_routes, _audit, _coverage, _incidents, _mapping, _pages
 from greenroom.web._app import page_templates
 from greenroom.web._marketplace import DEFAULT_ICON, router
 from greenroom.web._session import Sessions
@@ -384,7 +384,7 @@ def make_client(portal: StandInPortal) -> TestClient:
     Sessions("marketplace-test-secret-" + "x" * 32).install(app)
     app.include_router(router)
     for other in (_api_routes.router, _incidents.router, _coverage.router, _pages.router,
-                  _audit.router):
+                  _audit.router, _mapping.router):
         app.include_router(other)
     app.mount("/static", StaticFiles(directory=REPO / "core/greenroom/static"), name="static")
     return TestClient(app)

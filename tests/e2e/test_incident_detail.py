@@ -1,5 +1,6 @@
 """An incident's page in a real browser on the demo: open it from `/incidents`, add a note, see
-it in the notes and the timeline; the PagerDuty simulator received the note with `From`."""
+it in the notes and the timeline; the PagerDuty simulator received the note with `From`, and the
+audit trail (`/audit`) has the entry."""
 
 from __future__ import annotations
 
@@ -50,6 +51,16 @@ def test_open_an_incident_add_a_note_see_it_in_the_timeline(page: Page, demo_por
     assert len(sent) == 1
     headers = sent[0]["headers"]
     assert isinstance(headers, dict) and "@" in str(headers.get("from", ""))
+    incident_id = str(sent[0]["path"]).split("/")[-2]
+
+    # The audit trail has the note: who, on which entity and incident, what was written.
+    page.goto(demo_portal + "/audit?action=incident.note")
+    entry = page.locator("tr[data-action='incident.note']").filter(has_text=words)
+    expect(entry).to_have_count(1)
+    expect(entry).to_have_attribute("data-outcome", "succeeded")
+    expect(entry).to_contain_text("component:default/checkout-api")
+    expect(entry).to_contain_text(f"pagerduty · {incident_id}")
+    page.go_back()
 
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "incident_detail_1280.png"), full_page=True)

@@ -28,7 +28,9 @@ def test_map_an_entity_to_a_service(page: Page, start_portal: object) -> None:
     page.goto(base + "/catalog/default/component/ledger-service")
     expect(page.locator(".card-slot").filter(has_text="PagerDuty")).to_have_count(0)
 
-    page.goto(base + "/mapping/pagerduty")
+    # Reachable from the main navigation, not only from the coverage reminder.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Mapping").click()
+    page.locator(".mapping-providers").get_by_role("link", name="PagerDuty").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Service mapping: PagerDuty")
     checkout = page.locator('tr[data-entity="component:default/checkout-api"]')
     expect(checkout).to_contain_text("Annotated in the catalog")
@@ -46,6 +48,12 @@ def test_map_an_entity_to_a_service(page: Page, start_portal: object) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(SCREENSHOTS / "mapping_390.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.goto(base + "/audit?action=mapping.edit")
+    entry = page.locator("tr[data-action='mapping.edit']").filter(has_text=LEDGER)
+    expect(entry).to_have_count(1)
+    expect(entry).to_have_attribute("data-outcome", "succeeded")
+    expect(entry).to_contain_text(f"pagerduty.com/service-id: {IDENTITY_SERVICE_ID}")
 
     page.goto(base + "/catalog/default/component/ledger-service")
     card = page.locator(".card-slot").filter(has_text="PagerDuty").first

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from greenroom import ServiceDirectoryProvider
+from greenroom_pagerduty import PagerDutyProvider
 from greenroom_pagerduty.simulator import CHECKOUT_INTEGRATION_KEY, CHECKOUT_SERVICE_ID
 
 
@@ -31,3 +32,33 @@ async def test_more_services_than_a_page(provider: Any, simulator: Any) -> None:
         dict(r.query).get("offset") for r in simulator.control.requests if r.path == "/services"
     ]
     assert offsets == [None, "100"]
+
+
+async def test_every_account_s_services_with_the_account_annotation(
+    make_client: Any, fetch: Any, simulator: Any
+) -> None:
+    """With ``pagerDuty.accounts``, the page lists every account's services (grouped by
+    account), and a mapping sets ``pagerduty.com/account`` beside the service id; the same
+    service id in two accounts stays two choices."""
+    fetch.proxy.routes["/pagerduty-eu"] = fetch.proxy.routes["/pagerduty"]
+    client = make_client({"pagerDuty": {
+        "eventsBaseUrl": f"{simulator.url}/v2",
+        "accounts": [
+            {"id": "us", "isDefault": True, "proxyRoute": "/pagerduty"},
+            {"id": "eu", "proxyRoute": "/pagerduty-eu"},
+        ],
+    }})
+    services = await PagerDutyProvider(client).mappable_services()
+    count = len(simulator.state.services)
+    assert len(services) == 2 * count
+    assert len({s.id for s in services}) == 2 * count
+    eu = next(s for s in services if s.id == f"eu/{CHECKOUT_SERVICE_ID}")
+    assert eu.group == "Account eu"
+    assert eu.annotations == {
+        "pagerduty.com/service-id": CHECKOUT_SERVICE_ID, "pagerduty.com/account": "eu",
+    }
+    us = next(s for s in services if s.id == f"us/{CHECKOUT_SERVICE_ID}")
+    assert us.annotations["pagerduty.com/account"] == "us"
+    paths = {r.path for r in simulator.control.requests}
+    assert paths == {"/services"}
+    assert sum(1 for r in simulator.control.requests if r.path == "/services") == 2

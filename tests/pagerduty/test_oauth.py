@@ -9,6 +9,7 @@ expiry" is exact and nothing depends on how busy the machine is.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import textwrap
 from pathlib import Path
@@ -430,3 +431,41 @@ def test_scopes_cover_every_operation_the_plugin_calls(contract: Any) -> None:
     ]
     needed = {contract.rest["paths"][p][m]["x-pd-requires-scope"] for m, p in called}
     assert needed == set(SCOPES)
+
+
+def test_an_upstream_echoing_the_current_token_never_shows_it(
+    tmp_path: Path, simulator: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The token is issued at run time, so no config holds it: the response scrubber and the
+    log scrubber learn it as it is issued. PagerDuty (or a proxy in between) repeating the
+    request's Authorization header in an error shows ``<redacted>`` in the card, in the JSON the
+    proxy route hands out, and in a log line."""
+    simulator.app.state.identity.clients[CLIENT_ID] = CLIENT_SECRET
+    portal = build_portal(
+        [_portal_config(tmp_path, simulator.url, proxy_route=True)],
+        plugins=[greenroom_pagerduty.plugin],
+        load_entry_points=False,
+        demo=False,
+        env={"PD_CLIENT_SECRET": CLIENT_SECRET},
+    )
+    signed_in = {"X-Forwarded-Email": "ada.lovelace@example.com"}
+    with TestClient(create_app(portal), client=("127.0.0.1", 50000)) as http:
+        # The JSON of the proxy route: the body passes through, only the response scrubber
+        # stands between the echoed token and the browser.
+        simulator.control.add_fault(status=500, path_prefix="/services", echo_credentials=True)
+        answer = http.get("/api/proxy/pagerduty/services", headers=signed_in)
+        [token] = simulator.app.state.identity.tokens
+        assert answer.status_code == 500
+        assert "request had Authorization: Bearer <redacted>" in answer.text
+        assert token not in answer.text
+
+        # The card's error, on the entity page; and a log line that quotes the upstream.
+        simulator.control.add_fault(status=500, path_prefix="/services", echo_credentials=True,
+                                    times=5)
+        with caplog.at_level(logging.INFO):
+            page = http.get("/catalog/default/component/checkout-api")
+            logging.getLogger("greenroom.test").error("PagerDuty answered Bearer " + token)
+        assert "Error encountered" in page.text, text(page.text)
+        assert token not in page.text
+    assert token not in caplog.text
+    assert "Bearer <redacted>" in caplog.text

@@ -6,4 +6,4 @@ Add a revision with ``alembic -x ... revision`` style tooling or by hand (copy t
 then update ``HEAD``.
 """
 
-HEAD = "0002"
+HEAD = "0003"

@@ -1,48 +1,54 @@
-"""Acting on a vendor from a portal page: the one call site the sign-in and permissions
-issue's access layer serves (``portal.access.perform``: the permission check, then the audit
-entry written before the vendor is called and completed after)."""
+"""Acting on a vendor from a portal page (adding a note, saving a mapping): the same guard as
+every card and `/incidents` action (``_guard.guarded``: the permission check, then the audit
+entry written before the vendor is called and completed after), and the decision a page shows
+on its button before anyone presses it."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from starlette.requests import Request
 
 from .._entity import Entity
-from .._identity import Identity
 from ._context import portal_of
+from ._guard import ActionRefused, guarded, oncall_lookup
+from ._sign_in import identity_of
 
-audit_log = logging.getLogger("greenroom.audit")
+if TYPE_CHECKING:
+    from .._permissions import Decision
 
 T = TypeVar("T")
+
+__all__ = ["ActionRefused", "decision_for", "perform"]
 
 
 async def perform(
     request: Request,
-    viewer: Identity,
     action: str,
     call: Callable[[], Awaitable[T]],
     *,
     entity: Entity,
     provider_id: str,
+    provider_title: str | None = None,
     incident_id: str | None = None,
     summary: str = "",
 ) -> T:
-    """Decide, record, act: the portal's access layer (``portal.access.perform``: permission
-    check, audit entry written before the vendor is called and completed after) when it has
-    one; otherwise the action is taken as acknowledging is, and logged."""
-    access = getattr(portal_of(request), "access", None)
-    if access is not None and hasattr(access, "perform"):
-        from ._guard import oncall_lookup, request_id_of
+    """Decide, record, act. :class:`ActionRefused` (with the HTTP status and the words for the
+    person) when a rule refuses the viewer or the audit trail cannot be written; nothing was
+    sent upstream then, and the refusal is in the audit trail."""
+    return await guarded(
+        request, action, call, entities=[entity], provider=provider_id,
+        provider_title=provider_title, incident_id=incident_id, summary=summary,
+    )
 
-        result: T = await access.perform(
-            viewer, action, call, entities=[entity], provider=provider_id,
-            incident_id=incident_id, summary=summary, oncall=oncall_lookup(request),
-            request_id=request_id_of(request),
-        )
-        return result
-    audit_log.info("%s by %s on %s %s (%s)", action, viewer.user_id, provider_id,
-                   incident_id or "-", entity.ref)
-    return await call()
+
+async def decision_for(request: Request, action: str, entity: Entity) -> Decision | None:
+    """Whether the viewer may do ``action`` on ``entity``, for the page's button (disabled with
+    the reason when not); None when the portal has no access layer."""
+    access = portal_of(request).access
+    if access is None:
+        return None
+    viewer = identity_of(request)
+    targets = await access.targets(viewer, action, [entity], oncall_lookup(request))
+    return access.decide(viewer, action, targets)  # type: ignore[no-any-return]

@@ -103,6 +103,8 @@ def create_app(portal: Portal) -> FastAPI:
     ).install(app)
     # Secrets never leave in a body, whichever page, card, fragment or error wrote them.
     app.state.scrubber = Scrubber(portal.config.secret_values)
+    # Tokens issued at run time (OAuth access tokens) are learned as they are issued.
+    portal.config.on_secret_learned(app.state.scrubber.learn)
     app.add_middleware(ScrubbingMiddleware, scrubber=app.state.scrubber)
     # Outermost: host, origin and browser headers for every response, errors included.
     app.add_middleware(BrowserSecurityMiddleware, base_url=portal.config.get("app.baseUrl"))

@@ -25,7 +25,7 @@ from .._gather import gather_from_providers
 from .._incident_detail import IncidentDetail, IncidentDetailProvider
 from .._incidents import IncidentRow
 from .._provider import Capability, IncidentProvider, IncidentStatus
-from ._acting import perform
+from ._acting import ActionRefused, decision_for, perform
 from ._context import page_context, portal_of, render_page
 from ._incidents import failure_banner
 from ._session import csrf_protected, flash
@@ -181,6 +181,7 @@ async def _detail_page(
         incident_id=incident_id,
         entity=entity,
         detail=detail,
+        may_note=await decision_for(request, NOTE_ACTION, entity) if entity else None,
         problem=problem,
         draft=draft,
         post_url=(detail_url(provider_id, incident_id) + "/notes") if provider else "",
@@ -236,23 +237,27 @@ async def add_note(request: Request, provider_id: str, incident_id: str) -> Resp
     try:
         await perform(
             request,
-            viewer,
             NOTE_ACTION,
             lambda: asyncio.wait_for(provider.add_note(entity, incident_id, content, viewer),
                                      BUDGET),
             entity=entity,
             provider_id=provider_id,
+            provider_title=provider.title,
             incident_id=incident_id,
             summary=f"note: {content.strip()[:200]}",
         )
+    except ActionRefused as exc:  # a permission rule, or the audit trail is down: nothing sent
+        return await refuse(exc.status, _scrub(request, exc.message))
     except TimeoutError:
         return await refuse(
             504, f"{provider.title} did not answer in time; check the notes before retrying."
         )
+    except NotFoundError as exc:
+        return await refuse(404, _scrub(request, str(exc)))
     except ProviderError as exc:
         return await refuse(400, f"Could not add the note. {_scrub(request, str(exc))}")
-    except GreenroomError as exc:  # refused by a permission rule, or the audit trail is down
-        return await refuse(403, _scrub(request, str(exc)))
+    except GreenroomError as exc:
+        return await refuse(400, _scrub(request, str(exc)))
     except Exception as exc:  # noqa: BLE001 - a plugin bug becomes an alert, the text kept
         log.error("adding a note to %s/%s raised %s", provider_id, incident_id,
                   _scrub(request, repr(exc)))

@@ -18,9 +18,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from .._api import Scope, create_api_factory, create_api_ref
 from .._db import Database, database_url
 from .._entity import Entity
-from .._exceptions import GreenroomError
 from .._mapping import (
     MappableService,
     MappingStore,
@@ -33,8 +33,9 @@ from .._mapping import (
     snippet,
     suggest,
 )
+from .._permissions import Decision
 from .._provider import IncidentProvider
-from ._acting import perform
+from ._acting import ActionRefused, decision_for, perform
 from ._context import page_context, portal_of, render_page
 from ._session import csrf_protected, flash
 from ._sign_in import identity_of
@@ -52,13 +53,29 @@ BUDGET = 15.0
 # --- the store and the catalog overlay ------------------------------------------------------------
 
 
+#: The portal's mapping store, an API of the portal's registry so that the portal closes it
+#: (its database engine) when it shuts down.
+mapping_store_api_ref = create_api_ref("core.mapping-store", description="Saved service mappings")
+
+
+def _open_store(portal: Any) -> MappingStore:
+    if portal.demo and not portal.config.get("database.url"):
+        return MemoryMappingStore()
+    return SqlMappingStore(Database(database_url(portal.config.get("database.url"))))
+
+
 def setup(app: Any) -> None:
     """Open the mapping store and apply the saved mappings to the catalog at start."""
     portal = app.state.portal
-    if portal.demo and not portal.config.get("database.url"):
-        store: MappingStore = MemoryMappingStore()
-    else:
-        store = SqlMappingStore(Database(database_url(portal.config.get("database.url"))))
+    portal.registry.register(
+        Scope.APP,
+        create_api_factory(
+            api=mapping_store_api_ref, factory=lambda: _open_store(portal),
+            close=lambda store: store.close(),
+        ),
+        owner="app",
+    )
+    store = portal.registry.get(mapping_store_api_ref)
     app.state.mapping_store = store
     # The catalog as loaded from its files: mappings are applied over these, never saved.
     app.state.catalog_as_loaded = {e.ref: e for e in portal.catalog.entities}
@@ -89,6 +106,19 @@ class MappingRow:
     mapping: ServiceMapping | None
     service: MappableService | None
     suggestion: tuple[MappableService, str] | None
+    #: Whether the viewer may change it (``mapping.edit``); None without an access layer.
+    may: Decision | None = None
+
+
+def _key(annotations: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(annotations.items()))
+
+
+def _mappers(request: Request) -> list[IncidentProvider]:
+    return [
+        h.provider for h in portal_of(request).providers()
+        if isinstance(h.provider, ServiceDirectoryProvider)
+    ]
 
 
 def _provider(request: Request, provider_id: str) -> IncidentProvider | None:
@@ -106,7 +136,7 @@ async def _mapping_page(
     alert: tuple[str, str] | None = None,
 ) -> Response:
     provider = _provider(request, provider_id)
-    ctx = page_context(request, nav="catalog")
+    ctx = page_context(request, nav="mapping")
     if alert is not None:
         ctx["flash"] = alert
     problem: str | None = None
@@ -133,7 +163,7 @@ async def _mapping_page(
             mappings = {}
             problem = f"The saved mappings could not be read ({type(exc).__name__})."
             status_code = 503
-        by_value = {s.value: s for s in services}
+        by_annotations = {_key(s.annotations): s for s in services}
         for entity in request.app.state.catalog_as_loaded.values():
             if entity.kind.lower() not in MAPPABLE_KINDS:
                 continue
@@ -144,14 +174,33 @@ async def _mapping_page(
                     entity,
                     f"{key}: {entity.annotations[key]}" if key else None,
                     mapping,
-                    by_value.get(mapping.value) if mapping else None,
+                    by_annotations.get(_key(mapping.annotations)) if mapping else None,
                     None if key or mapping else suggest(entity, services),
+                    None if key else await decision_for(request, EDIT_ACTION, entity),
                 )
             )
         rows.sort(key=lambda r: (r.annotated is not None, r.entity.display_name.lower()))
+    groups: dict[str, list[MappableService]] = {}
+    for service in services:
+        groups.setdefault(service.group, []).append(service)
     ctx.update(provider=provider, provider_id=provider_id, services=services, rows=rows,
-               problem=problem)
+               problem=problem, service_groups=list(groups.items()))
     return render_page(request, "mapping.html", ctx, status_code=status_code)
+
+
+@router.get("/mapping", response_class=HTMLResponse, include_in_schema=False,
+            name="mapping_index")
+async def mapping_index(request: Request) -> Response:
+    """Which providers' services can be mapped here, and how many entities each has mapped."""
+    try:
+        saved = request.app.state.mapping_store.all()
+        problem = None
+    except Exception as exc:  # noqa: BLE001 - the list still shows; the count is unknown
+        saved, problem = [], f"The saved mappings could not be read ({type(exc).__name__})."
+    providers = [(p, sum(1 for m in saved if m.provider == p.id)) for p in _mappers(request)]
+    ctx = page_context(request, nav="mapping")
+    ctx.update(providers=providers, problem=problem)
+    return render_page(request, "mapping_index.html", ctx)
 
 
 @router.get("/mapping/{provider_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -191,7 +240,7 @@ async def save_mapping(request: Request, provider_id: str) -> Response:
         except Exception as exc:  # noqa: BLE001
             return await refuse(502, f"{provider.title} could not list its services "
                                 f"({type(exc).__name__}); nothing was saved.")
-        service = next((s for s in services if s.value == chosen), None)
+        service = next((s for s in services if s.id == chosen), None)
         if service is None:
             return await refuse(400, f"{provider.title} has no service {chosen!r}.")
     viewer = identity_of(request)
@@ -203,17 +252,19 @@ async def save_mapping(request: Request, provider_id: str) -> Response:
         else:
             await asyncio.to_thread(store.save, ServiceMapping(
                 provider.id, entity.ref, service.annotation, service.value, viewer.user_id,
-                datetime.now(UTC),
+                datetime.now(UTC), service.extra,
             ))
 
-    summary = f"map {entity.ref} to {service.annotation}: {service.value}" if service else (
-        f"remove the mapping of {entity.ref}")
+    if service is not None:
+        shown = ", ".join(f"{k}: {v}" for k, v in service.annotations.items())
+        summary = f"map {entity.ref} to {service.name} ({shown})"
+    else:
+        summary = f"remove the mapping of {entity.ref}"
     try:
-        await perform(request, viewer, EDIT_ACTION, save, entity=entity, provider_id=provider.id,
-                      summary=summary)
-    except GreenroomError as exc:
-        scrub = portal_of(request).scrub
-        return await refuse(403, scrub(str(exc)))
+        await perform(request, EDIT_ACTION, save, entity=entity, provider_id=provider.id,
+                      provider_title=provider.title, summary=summary)
+    except ActionRefused as exc:  # a permission rule, or the audit trail is down
+        return await refuse(exc.status, portal_of(request).scrub(exc.message))
     except Exception as exc:  # noqa: BLE001 - a database failure: nothing changed, say so
         log.error("saving a mapping failed: %s", type(exc).__name__)
         return await refuse(503, f"The mapping could not be saved ({type(exc).__name__}).")
@@ -245,5 +296,5 @@ async def export_mappings(request: Request, provider_id: str) -> Response:
         if mapping.provider != provider.id or entity is None:
             continue
         parts.append("")
-        parts.append(snippet(entity, {mapping.annotation: mapping.value}))
+        parts.append(snippet(entity, mapping.annotations))
     return PlainTextResponse("\n".join(parts) + "\n", media_type="text/plain; charset=utf-8")

@@ -124,7 +124,7 @@ def create_app(
             if fault.latency:
                 await asyncio.sleep(fault.latency)
             if fault.status is not None:
-                return _fault_response(fault, control)
+                return _fault_response(fault, control, request.headers.get("authorization", ""))
             if fault.malformed:
                 return Response('{"incidents": [{"id": "Q1', media_type="application/json")
         response: Response = await call_next(request)
@@ -172,7 +172,7 @@ def _add_webhook_control_routes(app: FastAPI, state: PagerDutyState, sender: Web
         return {"incident": payloads.incident(state, incident)}
 
 
-def _fault_response(fault: Fault, control: SimulatorControl) -> Response:
+def _fault_response(fault: Fault, control: SimulatorControl, authorization: str = "") -> Response:
     headers: dict[str, str] = {}
     if fault.status == 429:
         if fault.rate_limit_headers:
@@ -192,6 +192,8 @@ def _fault_response(fault: Fault, control: SimulatorControl) -> Response:
         503: ("Service Unavailable", ["try again later"]),
     }
     message, errors = messages.get(fault.status or 500, ("Error", [f"HTTP {fault.status}"]))
+    if fault.echo_credentials:
+        errors = [*errors, f"request had Authorization: {authorization}"]
     return JSONResponse(payloads.error(2001, message, errors), fault.status or 500, headers)
 
 

@@ -20,6 +20,8 @@ class Fault:
     answer; ``malformed`` sends a truncated JSON body with a 200. ``times`` limits how many
     requests are affected (None: until cleared). ``rate_limit_headers`` is for a 429: PagerDuty
     sometimes omits the ``ratelimit-*`` headers, and sometimes the body too (``empty_body``).
+    ``echo_credentials`` makes the error body repeat the request's ``Authorization`` header, as
+    a misconfigured upstream or debugging proxy might (the portal must never show it).
     """
 
     status: int | None = None
@@ -31,6 +33,7 @@ class Fault:
     rate_limit_headers: bool = True
     reset_seconds: int = 1
     empty_body: bool = False
+    echo_credentials: bool = False
 
 
 @dataclass
