@@ -139,12 +139,21 @@ class SharedReads:
         """
         if not self.available:
             return await fetch(), ttl
+        asked = False
+
+        async def upstream() -> _Stored:
+            nonlocal asked
+            asked = True
+            return await fetch()
+
         try:
             if self._pending:
                 # This replica's own invalidations land before it reads the shared entry again.
                 await asyncio.gather(*list(self._pending), return_exceptions=True)
-            return await self._read(key, ttl, fetch)
+            return await self._read(key, ttl, upstream)
         except (RedisError, OSError) as exc:
+            if asked:  # the upstream's own failure: never a second call for it
+                raise
             self._went_down(exc)
             return await fetch(), ttl
 
@@ -156,23 +165,34 @@ class SharedReads:
         lease_key = self.prefix + "lease:" + key
         lease_ms = max(1, int(self.lease_seconds * 1000))
         while True:
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.get(entry_key)
-                pipe.pttl(entry_key)
-                payload, left_ms = await pipe.execute()
+            found = await self._entry(entry_key, ttl)
             self._came_back()
-            if payload is not None and left_ms != -2:
-                self.hits += 1
-                fresh_for = left_ms / 1000 if left_ms > 0 else ttl
-                return decode(payload, self.proxy_base), fresh_for
+            if found is not None:
+                return found
             token = secrets.token_hex(8)
             holder = await self.client.set(lease_key, token, nx=True, px=lease_ms, get=True)
             if holder is None:
+                # The previous holder may have stored the entry and let go of the lease since
+                # the entry was read above: read it again before calling the upstream.
+                found = await self._entry(entry_key, ttl)
+                if found is not None:
+                    await self._release(keys=[lease_key], args=[token])
+                    return found
                 return await self._fetch_holding(entry_key, lease_key, token, ttl, fetch)
             settled = await self._wait(entry_key, lease_key, holder)
             if settled is not None:
                 return settled
             # The lease ended without an answer (its holder died): go round and take it.
+
+    async def _entry(self, entry_key: str, ttl: float) -> tuple[_Stored, float] | None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.get(entry_key)
+            pipe.pttl(entry_key)
+            payload, left_ms = await pipe.execute()
+        if payload is None or left_ms == -2:
+            return None
+        self.hits += 1
+        return decode(payload, self.proxy_base), (left_ms / 1000 if left_ms > 0 else ttl)
 
     async def _fetch_holding(
         self, entry_key: str, lease_key: str, token: str, ttl: float,
@@ -236,6 +256,8 @@ class SharedReads:
             if lease is None or (lease.decode() if isinstance(lease, bytes) else lease) != (
                 holder_text
             ):
+                # Its holder failed (an upstream error is not shared) or stopped renewing.
+                log.info("a shared read ended without an answer; asking again")
                 return None
 
     # -- invalidation ------------------------------------------------------------------------

@@ -204,3 +204,22 @@ async def test_a_stopped_redis_loses_no_read_logs_once_and_sharing_comes_back(  
         assert any("back" in r.getMessage() for r in caplog.records)
     finally:
         await _close(one, two)
+
+
+async def test_a_fast_upstream_is_still_read_once_per_resource(redis_server) -> None:  # type: ignore[no-untyped-def]
+    # Instant answers and staggered starts: replicas arrive before, during and just after the
+    # holder's read, and none reads again.
+    upstream = Upstream(pause=0)
+    fleet = [replica(upstream, redis_server.url) for _ in range(3)]
+    try:
+        async def late(one: FetchApi, url: str, delay: float) -> None:
+            await asyncio.sleep(delay)
+            await one.get(url)
+
+        for number in range(40):
+            url = f"https://vendor.test/resource/{number}"
+            # Staggered starts land some replicas in the moment the holder finishes.
+            await asyncio.gather(*(late(fleet[i % 3], url, i * 0.0005) for i in range(12)))
+            assert upstream.calls == number + 1
+    finally:
+        await _close(*fleet)
