@@ -42,6 +42,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 BODY = (
     b'{"incidents":[{"id":"PT4KHLK","status":"triggered","title":"db down",'
@@ -112,14 +113,15 @@ def serve_upstream(port: int) -> None:
 # --- the Python ceiling: bare Starlette + aiohttp -------------------------------------------------
 
 
-def serve_bare(port: int, upstream: str) -> None:
+def bare_app(upstream: str | None = None) -> Any:
+    """The bare proxy: one Starlette route over one shared aiohttp session."""
     import aiohttp
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
+    upstream = upstream or os.environ["BENCH_UPSTREAM"]
     session: dict[str, aiohttp.ClientSession] = {}
 
     async def proxy(request: Request) -> Response:
@@ -134,10 +136,22 @@ def serve_bare(port: int, upstream: str) -> None:
             body = await up.read()
             return Response(body, up.status, media_type=up.headers.get("content-type"))
 
-    app = Starlette(routes=[Route("/api/proxy/bench/{path:path}", proxy,
-                                  methods=["GET", "POST"])])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                loop="uvloop", http="httptools")
+    return Starlette(routes=[Route("/api/proxy/bench/{path:path}", proxy,
+                                   methods=["GET", "POST"])])
+
+
+def serve_bare(port: int, upstream: str) -> None:
+    import uvicorn
+
+    uvicorn.run(bare_app(upstream), host="127.0.0.1", port=port, log_level="warning",
+                access_log=False, loop="uvloop", http="httptools")
+
+
+def granian_command(target: str, port: int) -> list[str]:
+    """granian serving the ASGI app factory ``target`` on one worker, with uvloop."""
+    return [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--loop",
+            "uvloop", "--no-ws", "--workers", "1", "--log-level", "warning",
+            "--host", "127.0.0.1", "--port", str(port), target]
 
 
 # --- contenders ---------------------------------------------------------------------------------
@@ -201,7 +215,12 @@ def greenroom(folder: Path, upstream: str) -> Contender:
     config = folder / "app-config.yaml"
     config.write_text(
         "app:\n  title: proxy bench\n"
-        f"identity:\n  header: {IDENTITY_HEADER}\n"
+        # The production sign-in: the trusted proxy (wrk, on loopback) names the user.
+        "auth:\n  provider: proxy\n  proxy:\n"
+        f"    header: {IDENTITY_HEADER}\n    trustedProxies: [127.0.0.1/32]\n"
+        # A rule naming the route, so the proxy.<route> permission check really runs.
+        "permissions:\n  rules:\n    - actions: [proxy.bench]\n"
+        f"      allow: [user:{USER}, group:sre]\n"
         "proxy:\n  endpoints:\n    /bench:\n"
         f"      target: {upstream}\n"
         "      credentials: require\n"
@@ -220,6 +239,33 @@ def bare_python(upstream: str) -> Contender:
     port = free_port()
     return Contender("bare-python", port,
                      [sys.executable, __file__, "--serve-bare", str(port), upstream])
+
+
+def _has_granian() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("granian") is not None
+
+
+def bare_granian(upstream: str) -> Contender:
+    """The same bare proxy under granian (Rust HTTP server), beside the uvicorn baseline."""
+    port = free_port()
+    env = {**os.environ, "BENCH_UPSTREAM": upstream,
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent),
+                                          os.environ.get("PYTHONPATH", "")])}
+    return Contender("bare-granian", port, granian_command("bench_proxy:bare_app", port),
+                     env=env)
+
+
+def greenroom_granian(folder: Path, upstream: str) -> Contender:
+    """The same portal and config as ``greenroom``, served by granian instead of uvicorn
+    (the worker factory ``greenroom serve --workers`` uses, so the access log stays on)."""
+    reference = greenroom(folder, upstream)
+    port = free_port()
+    env = {**(reference.env or {}), "GREENROOM_CONFIG": str(folder / "app-config.yaml"),
+           "GREENROOM_WORKER_BASE_URL": f"http://127.0.0.1:{port}"}
+    return Contender("greenroom-granian", port,
+                     granian_command("greenroom.web._workers:worker_app", port), env=env)
 
 
 def nginx(folder: Path, upstream_port: int) -> Contender | None:
@@ -361,9 +407,15 @@ def main() -> None:
     upstream_url = f"http://127.0.0.1:{upstream_port}"
     upstream = Contender("upstream", upstream_port,
                          [sys.executable, __file__, "--serve-upstream", str(upstream_port)])
+    granian = _has_granian()
+    if not granian:
+        print("skip greenroom-granian and bare-granian: granian is not installed "
+              "(pip install granian)")
     contenders = [
         greenroom(folder, upstream_url),
+        greenroom_granian(folder, upstream_url) if granian else None,
         bare_python(upstream_url),
+        bare_granian(upstream_url) if granian else None,
         nginx(folder, upstream_port),
         express(folder, upstream_url, args.express_dir),
     ]
@@ -400,14 +452,14 @@ def main() -> None:
         for c in chosen
     }
     cpu = {c.name: statistics.median(c.cpu) for c in chosen}
-    print(f"\n{'proxy':<13} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x express':>10} "
+    print(f"\n{'proxy':<17} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x express':>10} "
           f"{'x bare':>8} {'CPU us/req':>11} {'errors':>7}")
     for contender in chosen:
         name = contender.name
         rps, p50, p99 = medians[name]
         vs_express = f"{rps / medians['express'][0]:.2f}" if "express" in medians else "-"
         vs_bare = f"{rps / medians['bare-python'][0]:.2f}" if "bare-python" in medians else "-"
-        print(f"{name:<13} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {vs_express:>10} {vs_bare:>8} "
+        print(f"{name:<17} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {vs_express:>10} {vs_bare:>8} "
               f"{cpu[name]:>11.0f} {contender.errors:>7}")
     if "express" in cpu and "greenroom" in cpu:
         # CPU per request does not depend on how busy the rest of the machine is.

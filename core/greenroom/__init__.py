@@ -51,7 +51,18 @@ from ._identity import Identity
 from ._incident_detail import IncidentDetail, IncidentDetailProvider, Note, TimelineEntry
 from ._live import LiveUpdates, live_api_ref
 from ._mapping import MappableService, ServiceDirectoryProvider
-from ._plugin import ActionResult, Card, CardContext, Plugin, Simulator, create_plugin, hookimpl
+from ._plugin import (
+    SECTION_PAGES,
+    ActionResult,
+    Card,
+    CardContext,
+    PageSection,
+    Plugin,
+    SectionContext,
+    Simulator,
+    create_plugin,
+    hookimpl,
+)
 from ._provider import (
     OPEN_STATUSES,
     ActionOutcome,
@@ -74,6 +85,7 @@ from ._provider import (
 
 __all__ = [
     "OPEN_STATUSES",
+    "SECTION_PAGES",
     "ActionOutcome",
     "ActionResult",
     "ApiError",
@@ -116,6 +128,7 @@ __all__ = [
     "NotFoundError",
     "Note",
     "OnCallEntry",
+    "PageSection",
     "Person",
     "Plugin",
     "PluginIdError",
@@ -123,6 +136,7 @@ __all__ = [
     "RateLimitedError",
     "RequestFailedError",
     "Scope",
+    "SectionContext",
     "ServiceDirectoryProvider",
     "Simulator",
     "TimelineEntry",

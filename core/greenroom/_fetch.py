@@ -24,6 +24,7 @@ some vendor URLs holds a key (Splunk On-Call's REST endpoint).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -160,6 +161,17 @@ def _as_httpx_error(exc: Exception, request: httpx.Request) -> httpx.HTTPError |
     return None
 
 
+@functools.lru_cache(maxsize=64)  # a handful of distinct timeouts, asked for on every read
+def _client_timeout(
+    connect: float | None, read: float | None, pool: float | None
+) -> aiohttp.ClientTimeout:
+    """aiohttp's timeouts with httpx's meaning: connect, each read, and waiting for a pooled
+    connection."""
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read, connect=pool)
+
+
 class FetchApi:
     """The shared client. Plugins call :meth:`get`/:meth:`post`/... as they would on httpx.
 
@@ -191,6 +203,7 @@ class FetchApi:
         self._client: httpx.AsyncClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self._httpx_timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        self._timeouts = self._httpx_timeout.as_dict()
         # key -> (expires at, stored); order is recency of use (last is newest).
         self._cache: OrderedDict[str, tuple[float, _Stored]] = OrderedDict()
         self._cache_size = 0
@@ -247,8 +260,8 @@ class FetchApi:
             json=json,
             content=content,
             extensions={"timeout": (
-                self._httpx_timeout if timeout is None else httpx.Timeout(timeout)
-            ).as_dict()},
+                self._timeouts if timeout is None else httpx.Timeout(timeout).as_dict()
+            )},
         )
         ttl = self.cache_ttl if cache_ttl is None else cache_ttl
         if request.method != "GET" or ttl <= 0:
@@ -392,8 +405,6 @@ class FetchApi:
         return await self._send_aiohttp(request)
 
     async def _send_aiohttp(self, request: httpx.Request) -> httpx.Response:
-        import aiohttp
-
         timeout = request.extensions.get("timeout", {})
         try:
             # The URL as a string: aiohttp re-quotes it as httpx-aiohttp did (`%40` in a query
@@ -404,12 +415,8 @@ class FetchApi:
                 headers=list(request.headers.multi_items()),
                 data=request.content or None,
                 allow_redirects=False,
-                # httpx's meaning: connect, each read, and waiting for a pooled connection.
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
-                    connect=timeout.get("pool"),
+                timeout=_client_timeout(
+                    timeout.get("connect"), timeout.get("read"), timeout.get("pool")
                 ),
             ) as answer:
                 body = await answer.read()

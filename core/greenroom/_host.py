@@ -28,7 +28,7 @@ from ._exceptions import (
     PluginIdError,
     PluginLoadError,
 )
-from ._plugin import PROJECT_NAME, Card, Simulator, check_plugin_id
+from ._plugin import PROJECT_NAME, SECTION_PAGES, Card, PageSection, Simulator, check_plugin_id
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -68,6 +68,7 @@ class Contributions:
     """Everything the enabled plugins contribute, after central checks."""
 
     cards: list[Card] = field(default_factory=list)
+    sections: list[PageSection] = field(default_factory=list)
     providers: list[tuple[str, ApiRef[IncidentProvider]]] = field(default_factory=list)
     simulators: list[Simulator] = field(default_factory=list)
     settings_models: dict[str, type[BaseModel]] = field(default_factory=dict)
@@ -81,6 +82,8 @@ class PluginHost:
         self.disabled = set(disabled)
         self.strict = strict
         self.records: dict[str, PluginRecord] = {}
+        #: The portal's own features that use the public hooks (not listed as plugins).
+        self.builtins: dict[str, PluginRecord] = {}
         self._scrub: Callable[[str], str] = lambda text: text
         self._serving = False
 
@@ -165,6 +168,16 @@ class PluginHost:
         self._store(record)
         return record
 
+    def add_builtin(self, obj: Any) -> None:
+        """Register one of the portal's own features: it implements hooks as a plugin does, but
+        is part of the portal (not installed, not listed, not disabled by ``plugins.<id>``)."""
+        plugin_id = _declared_id(obj, None)
+        self.pm.register(obj, name=plugin_id)
+        self.builtins[plugin_id] = PluginRecord(id=plugin_id, plugin=obj)
+
+    def _record(self, plugin_id: str) -> PluginRecord:
+        return self.records.get(plugin_id) or self.builtins[plugin_id]
+
     def _store(self, record: PluginRecord) -> None:
         self.records[record.id] = record
 
@@ -204,12 +217,13 @@ class PluginHost:
         # so that the first plugin to claim an id keeps it and cards appear in loading order.
         for impl in hook.get_hookimpls():
             plugin_id = impl.plugin_name
-            if self.records.get(plugin_id, PluginRecord(plugin_id)).state != "enabled":
+            record = self.records.get(plugin_id) or self.builtins.get(plugin_id)
+            if record is not None and record.state != "enabled":
                 continue
             try:
                 result = impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception as exc:  # noqa: BLE001
-                self._fail(self.records[plugin_id], f"hook {hook_name}", exc)
+                self._fail(self._record(plugin_id), f"hook {hook_name}", exc)
                 continue
             if result is not None:
                 results.append((plugin_id, result))
@@ -234,7 +248,7 @@ class PluginHost:
                     raise
                 # A failed plugin contributes nothing, not even the factories it got in first.
                 registry.unregister_owner(plugin_id)
-                self._fail(self.records[plugin_id], "API factories", exc)
+                self._fail(self._record(plugin_id), "API factories", exc)
 
     def collect(self, apis: ApiHolder) -> Contributions:
         found = Contributions()
@@ -242,19 +256,20 @@ class PluginHost:
         for plugin_id, cards in self._each("greenroom_cards"):
             for card in cards:
                 if not isinstance(card, Card):
-                    self._fail(self.records[plugin_id], "cards", TypeError(repr(card)))
+                    self._fail(self._record(plugin_id), "cards", TypeError(repr(card)))
                     break
                 if card.id in card_owner:
                     error = DuplicateCardError(card.id, plugin_id, card_owner[card.id])
                     if self.strict:
                         raise error
-                    self._fail(self.records[plugin_id], "cards", error)
+                    self._fail(self._record(plugin_id), "cards", error)
                     break
                 card_owner[card.id] = plugin_id
                 # A card belongs to the plugin whose hook returned it, whatever it says.
                 if card.plugin_id != plugin_id:
                     card = dataclasses.replace(card, plugin_id=plugin_id)
                 found.cards.append(card)
+        self._collect_sections(found)
         for plugin_id, refs in self._each("greenroom_incident_providers"):
             found.providers.extend((plugin_id, ref) for ref in refs)
         for _plugin_id, simulators in self._each("greenroom_simulators"):
@@ -266,17 +281,47 @@ class PluginHost:
         # A plugin that failed along the way contributes nothing at all.
         live = set(self.enabled_ids())
         found.cards = [c for c in found.cards if c.plugin_id in live]
+        live.update(i for i, r in self.builtins.items() if r.state == "enabled")
+        found.sections = [s for s in found.sections if s.plugin_id in live]
         found.providers = [(p, r) for p, r in found.providers if p in live]
         found.simulators = [s for s in found.simulators if s.plugin_id in live]
         found.routes = {p: r for p, r in found.routes.items() if p in live}
         return found
+
+    def _collect_sections(self, found: Contributions) -> None:
+        owner: dict[str, str] = {}
+        for plugin_id, sections in self._each("greenroom_page_sections"):
+            for section in sections:
+                problem = None
+                if not isinstance(section, PageSection):
+                    problem = TypeError(
+                        f"greenroom_page_sections returned {section!r}; return PageSection objects"
+                    )
+                elif section.page not in SECTION_PAGES:
+                    problem = ValueError(
+                        f"page section {section.id!r} is for page {section.page!r}; "
+                        f"use one of {', '.join(SECTION_PAGES)}"
+                    )
+                elif section.id in owner:
+                    problem = ValueError(
+                        f"page section {section.id!r} is also provided by {owner[section.id]}; "
+                        "give it another id"
+                    )
+                if problem is not None:
+                    if self.strict:
+                        raise PluginError(f"Plugin {plugin_id}: {problem}")
+                    self._fail(self._record(plugin_id), "page sections", problem)
+                    break
+                owner[section.id] = plugin_id
+                # A section belongs to the plugin whose hook returned it, whatever it says.
+                found.sections.append(dataclasses.replace(section, plugin_id=plugin_id))
 
     def secret_config_keys(self) -> list[str]:
         """Config key paths the enabled plugins declare secret (their secret_config_keys hook)."""
         found: list[str] = []
         for plugin_id, keys in self._each("greenroom_secret_config_keys"):
             if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
-                self._fail(self.records[plugin_id], "secret config keys", TypeError(
+                self._fail(self._record(plugin_id), "secret config keys", TypeError(
                     "greenroom_secret_config_keys must return key paths (strings), "
                     f"got {keys!r}"
                 ))

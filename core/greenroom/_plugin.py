@@ -1,10 +1,11 @@
-"""`create_plugin` and the records a plugin contributes: cards, routes, simulators."""
+"""`create_plugin` and the records a plugin contributes: cards, page sections, routes,
+simulators."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ._identity import Identity
+    from ._portal import Portal
     from ._provider import IncidentProvider
 
 PROJECT_NAME = "greenroom"
@@ -101,6 +103,48 @@ class Card:
     plugin_id: str = ""
 
 
+#: The pages a :class:`PageSection` can be on: ``"entity"`` (above the cards of an entity's page)
+#: and ``"home"`` (under the catalog page's heading).
+SECTION_PAGES = ("entity", "home")
+
+
+@dataclass
+class SectionContext:
+    """Everything a page section needs to render for one page and one viewer."""
+
+    page: str
+    #: The entity whose page it is; None on the home page.
+    entity: Entity | None
+    plugin_id: str
+    section_id: str
+    portal: Portal
+    apis: ApiHolder
+    identity: Identity
+    settings: Any
+    #: ``path_for("coverage_page")``: the path of one of the portal's named routes.
+    path_for: Callable[..., str]
+    render_template: Callable[..., Markup]
+
+
+SectionRender = Callable[[SectionContext], Awaitable["str | None"]]
+
+
+@dataclass(frozen=True)
+class PageSection:
+    """A section a plugin adds to a portal page (``page``: one of :data:`SECTION_PAGES`).
+
+    ``render`` returns HTML (use ``ctx.render_template``, which autoescapes), or None for
+    nothing on this page. The page head never waits for it: it streams in when ready, placed
+    first, and one that raises or takes longer than ``timeout`` seconds is left out (logged).
+    """
+
+    id: str
+    page: str
+    render: SectionRender
+    timeout: float = 10.0
+    plugin_id: str = ""
+
+
 @dataclass(frozen=True)
 class Simulator:
     """A local stand-in for a vendor API, served by the demo over loopback HTTP.
@@ -152,6 +196,7 @@ class Plugin:
         on_startup: StartupHook | None = None,
         templates: str | None = None,
         secret_config_keys: Sequence[str] = (),
+        sections: Sequence[PageSection] = (),
     ) -> None:
         check_plugin_id(id)
         self.id = id
@@ -168,6 +213,7 @@ class Plugin:
         self.on_startup = on_startup
         self.templates = templates
         self.secret_config_keys = tuple(secret_config_keys)
+        self.sections = tuple(replace(s, plugin_id=id) for s in sections)
 
     def __repr__(self) -> str:
         return f"Plugin{{{self.id}}}"
@@ -208,10 +254,12 @@ class Plugin:
     def greenroom_secret_config_keys(self) -> Iterable[str]:
         return self.secret_config_keys
 
+    @hookimpl
+    def greenroom_page_sections(self) -> Iterable[PageSection]:
+        return self.sections
+
 
 def _with_plugin(card: Card, plugin_id: str) -> Card:
-    from dataclasses import replace
-
     return replace(card, plugin_id=plugin_id)
 
 
@@ -229,12 +277,13 @@ def create_plugin(
     on_startup: StartupHook | None = None,
     templates: str | None = None,
     secret_config_keys: Sequence[str] = (),
+    sections: Sequence[PageSection] = (),
 ) -> Plugin:
     """Bundle a plugin's id, API factories, cards, routes and providers.
 
     ``templates`` names the package whose ``templates/`` folder holds the plugin's Jinja2
     templates (used by ``CardContext.render_template``). ``settings_model`` validates
-    ``plugins.<id>`` in the config.
+    ``plugins.<id>`` in the config. ``sections`` are added to the portal's own pages.
     """
     return Plugin(
         id=id,
@@ -249,4 +298,5 @@ def create_plugin(
         on_startup=on_startup,
         templates=templates,
         secret_config_keys=secret_config_keys,
+        sections=sections,
     )

@@ -34,7 +34,7 @@ from ._fetch import DEFAULT_CACHE_BYTES, DEFAULT_CACHE_ENTRIES, FetchApi
 from ._host import Contributions, PluginHost, PluginRecord
 from ._identity import Identity, SignInBackend, guest_identity
 from ._live import LiveUpdates, build_live, live_api_ref
-from ._plugin import Card
+from ._plugin import Card, PageSection
 from ._provider import IncidentProvider
 from ._proxy import ProxyRoutes, parse_proxy_config
 from ._scrub import install_log_scrubbing, process_scrubber
@@ -111,6 +111,12 @@ class Portal:
         logs and errors."""
         return self.config.scrub(text)
 
+    def sections_for(self, page: str) -> list[PageSection]:
+        """The page sections for ``page`` (see ``SECTION_PAGES``) of the portal's built-ins and
+        its enabled plugins."""
+        live = set(self.host.enabled_ids()) | set(self.host.builtins)
+        return [s for s in self.contributions.sections if s.page == page and s.plugin_id in live]
+
     def cards_for(self, entity: Entity) -> list[Card]:
         live = set(self.host.enabled_ids())
         return [c for c in self.contributions.cards if c.plugin_id in live]
@@ -184,6 +190,10 @@ def build_portal(
         if isinstance(section, Mapping) and section.get("enabled") is False
     }
     host = PluginHost(disabled=disabled, strict=strict)
+    # The portal's own page sections come through the same public hook as any plugin's.
+    from ._coverage_sections import coverage_sections
+
+    host.add_builtin(coverage_sections())
     if load_entry_points:
         host.load_entry_points()
     for obj in plugins:

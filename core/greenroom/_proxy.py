@@ -36,6 +36,7 @@ from ._proxy_http import ProxyDispatch, ProxyHandler, create_proxy_router
 
 #: Headers of a route that change at run time (a plugin's OAuth token), asked per request.
 HeaderSource = Callable[[], Awaitable[Mapping[str, str]]]
+_RESOLVED_SIZE = 4096
 
 # --- routing and path safety --------------------------------------------------------------------
 
@@ -104,6 +105,9 @@ class ProxyRoutes:
         # Longest route first, so `/pagerduty/events` wins over `/pagerduty`.
         self._ordered = sorted(self.endpoints.values(), key=lambda e: len(e.route), reverse=True)
         self.header_sources: dict[str, HeaderSource] = {}
+        # resolve()'s answers by URL: a card reads the same few URLs again and again, and
+        # working one out parses URLs twice (bounded: cleared when full).
+        self._resolved: dict[str, tuple[httpx.URL, Mapping[str, str]] | None] = {}
         #: The request budget of routes with a ``rateLimit`` (:mod:`greenroom._budget`).
         self.budget: Budget | None = None
 
@@ -166,7 +170,18 @@ class ProxyRoutes:
 
     def resolve(self, url: httpx.URL) -> tuple[httpx.URL, Mapping[str, str]] | None:
         """For :class:`greenroom.FetchApi`: a URL under the proxy base becomes the route's
-        upstream URL and the headers to add; any other URL gives None."""
+        upstream URL and the headers to add (the route's own: copy before changing them); any
+        other URL gives None."""
+        key = str(url)
+        if key in self._resolved:
+            return self._resolved[key]
+        resolved = self._resolve(url)  # ProxyError for a path that could leave its route
+        if len(self._resolved) >= _RESOLVED_SIZE:
+            self._resolved.clear()
+        self._resolved[key] = resolved
+        return resolved
+
+    def _resolve(self, url: httpx.URL) -> tuple[httpx.URL, Mapping[str, str]] | None:
         if (url.scheme, url.host, url.port) != (
             self.base_url.scheme,
             self.base_url.host,
@@ -181,7 +196,7 @@ class ProxyRoutes:
         if found is None:
             raise ProxyError(self.no_route_message(relative))
         endpoint, _ = found
-        return self.upstream_url(endpoint, relative, url.query), dict(endpoint.headers)
+        return self.upstream_url(endpoint, relative, url.query), endpoint.headers
 
     def relative_path(self, raw_path: bytes) -> bytes | None:
         """``/<route>/<rest>`` of a raw path under the mount path, else None."""

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ._api import ApiFactory, ApiHolder, ApiRef
-    from ._plugin import Card, Simulator
+    from ._plugin import Card, PageSection, Simulator
     from ._provider import IncidentProvider
 
 hookspec = pluggy.HookspecMarker("greenroom")
@@ -69,3 +69,8 @@ def greenroom_startup(apis: ApiHolder) -> Awaitable[None] | None:
 @hookspec
 def greenroom_secret_config_keys() -> Iterable[str]:
     """Return config key paths whose values are secrets though their names do not say so."""
+
+
+@hookspec
+def greenroom_page_sections() -> Iterable[PageSection]:
+    """Return the sections the plugin adds to the portal's own pages (entity page, home page)."""

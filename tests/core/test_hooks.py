@@ -3,6 +3,7 @@ implements that hook (and ``greenroom_plugin_id``, which names it) and nothing e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from greenroom import (
     Entity,
     Incident,
     IncidentStatus,
+    PageSection,
     PluginIdError,
+    SectionContext,
     Simulator,
     create_api_factory,
     create_api_ref,
@@ -251,3 +254,66 @@ def test_a_card_predicate_that_asks_for_apis_is_given_the_portals(serve: Any) ->
     _, client = serve(Both())
     assert "GREETED CARD" in client.get(ENTITY).text
     assert seen and set(seen) == {"hello from hooked"}
+
+
+def test_greenroom_page_sections_add_to_the_entity_and_home_pages(serve: Any) -> None:
+    async def notice(ctx: SectionContext) -> str:
+        assert ctx.entity is not None
+        link = ctx.path_for("incidents_page")
+        return (f'<p class="hooked-notice">HOOKED NOTICE for {ctx.entity.name} by '
+                f'{ctx.identity.display_name}, <a href="{link}">incidents</a></p>')
+
+    async def banner(ctx: SectionContext) -> str | None:
+        return "<p>HOOKED BANNER</p>" if ctx.entity is None and ctx.page == "home" else None
+
+    async def broken(ctx: SectionContext) -> str:
+        raise RuntimeError("section bug")
+
+    async def hanging(ctx: SectionContext) -> str:
+        await asyncio.sleep(3600)
+        return "<p>NEVER</p>"
+
+    class Sections(Named):
+        @hookimpl
+        def greenroom_page_sections(self) -> list[PageSection]:
+            return [
+                PageSection(id="hooked-broken", page="entity", render=broken),
+                PageSection(id="hooked-hanging", page="entity", render=hanging, timeout=0.5),
+                PageSection(id="hooked-notice", page="entity", render=notice),
+                PageSection(id="hooked-banner", page="home", render=banner),
+            ]
+
+    portal, client = serve(Sections(), "auth:\n  allowGuests: true\n")
+    sections = portal.sections_for("entity")
+    # The portal's own coverage reminder comes through the same hook, first.
+    assert [(s.plugin_id, s.id) for s in sections] == [
+        ("greenroom-coverage", "coverage-reminder"), ("hooked", "hooked-broken"),
+        ("hooked", "hooked-hanging"), ("hooked", "hooked-notice"),
+    ]
+    entity_page = client.get(ENTITY)
+    assert entity_page.status_code == 200
+    # Placed above the cards; the section that raised and the one that hung are left out.
+    assert 'HOOKED NOTICE for checkout by Guest, <a href="/incidents">' in entity_page.text
+    assert "section bug" not in entity_page.text and "NEVER" not in entity_page.text
+    assert "HOOKED BANNER" not in entity_page.text
+    home = client.get("/")
+    assert "HOOKED BANNER" in home.text and "HOOKED NOTICE" not in home.text
+    # A section that raises leaves its plugin running (as a card's error does).
+    assert client.get("/api/plugins").json()[0]["state"] == "enabled"
+
+
+def test_a_page_section_for_an_unknown_page_fails_its_plugin_with_the_fix(serve: Any) -> None:
+    async def render(ctx: SectionContext) -> str:
+        return "<p>NOWHERE</p>"
+
+    class Misplaced(Named):
+        @hookimpl
+        def greenroom_page_sections(self) -> list[PageSection]:
+            return [PageSection(id="misplaced", page="sidebar", render=render)]
+
+    portal, client = serve(Misplaced())
+    record = client.get("/api/plugins").json()[0]
+    assert record["state"] == "failed"
+    assert "'sidebar'" in record["error"] and "entity, home" in record["error"]
+    assert [s.plugin_id for s in portal.sections_for("entity")] == ["greenroom-coverage"]
+    assert "NOWHERE" not in client.get(ENTITY).text

@@ -33,6 +33,7 @@ log = logging.getLogger("greenroom.auth")
 T = TypeVar("T")
 # How long an action waits for the on-call read it re-checks (it is usually cached).
 ONCALL_CHECK_SECONDS = 5.0
+_CACHE_SIZE = 4096
 OnCallLookup = Callable[["Entity"], Awaitable["bool | None"]]
 
 
@@ -87,6 +88,11 @@ class Access:
     catalog: Catalog | None = None
     demo: bool = False
     problems: list[str] = field(default_factory=list)
+    # Subjects and target-free decisions per identity: a proxied request asks for both, and the
+    # catalog's groups are a scan of every entity. Valid while the catalog's entity list and the
+    # rules are the same objects (the catalog swaps its list on any change).
+    _cached: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    _cached_for: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -144,13 +150,37 @@ class Access:
     # -- decisions --------------------------------------------------------------------------
 
     def subject(self, identity: Identity) -> Subject:
-        groups = {group_key(g) for g in getattr(identity, "groups", ()) or ()}
-        groups |= catalog_groups(self.catalog, identity)
-        return Subject(identity.user_id, identity.email, frozenset(groups),
-                       identity.authenticated)
+        cache = self._cache()
+        subject = cache.get(identity)
+        if subject is None:
+            groups = {group_key(g) for g in getattr(identity, "groups", ()) or ()}
+            groups |= catalog_groups(self.catalog, identity)
+            subject = cache[identity] = Subject(
+                identity.user_id, identity.email, frozenset(groups), identity.authenticated
+            )
+        return subject  # type: ignore[no-any-return]
 
     def decide(self, identity: Identity, action: str, targets: Sequence[Target] = ()) -> Any:
-        return self.permissions.decide(action, self.subject(identity), targets)
+        if targets:
+            return self.permissions.decide(action, self.subject(identity), targets)
+        cache = self._cache()
+        key = (identity, action)
+        decision = cache.get(key)
+        if decision is None:
+            decision = cache[key] = self.permissions.decide(action, self.subject(identity))
+        return decision
+
+    def _cache(self) -> dict[Any, Any]:
+        catalog = self.catalog
+        entities = catalog.entities if catalog is not None else None
+        rules = self.permissions.rules
+        now = (catalog, entities, self.permissions, rules, len(rules), len(entities or ()))
+        cached_for = self._cached_for
+        if (not cached_for or any(a is not b for a, b in zip(cached_for[:4], now[:4], strict=True))
+                or cached_for[4:] != now[4:] or len(self._cached) > _CACHE_SIZE):
+            self._cached.clear()
+            self._cached_for = now
+        return self._cached
 
     def needs_oncall(self, action: str) -> bool:
         return any(r.names(action) and "oncall" in r.allow for r in self.permissions.rules)

@@ -31,6 +31,7 @@ log = logging.getLogger("greenroom.auth")
 
 _JWKS_TTL_SECONDS = 3600
 _LEEWAY_SECONDS = 30
+_CACHE_SIZE = 4096
 
 
 def peer_is_trusted(peer: str | None, networks: list[Any]) -> bool:
@@ -95,23 +96,43 @@ class TrustedProxyBackend:
         self.networks = settings.networks()
         self.verifier = JwtAssertionVerifier(settings.jwt, client) if settings.jwt else None
         self._warned_peers: set[str] = set()
+        self._names = [n for n in (settings.header, settings.jwt.header if settings.jwt else None)
+                       if n is not None]
+        # Per request these would parse an address and build two identities; both answers
+        # depend only on what they are keyed by (bounded: cleared when full).
+        self._trusted: dict[str | None, bool] = {}
+        self._identities: dict[tuple[str, str | None, str | None], Identity] = {}
 
     async def authenticate(self, request: HTTPConnection) -> Identity | None:
-        names = [self.settings.header, self.settings.jwt.header if self.settings.jwt else None]
-        sent = [n for n in names if n is not None and request.headers.get(n)]
+        headers = request.headers
+        sent = [n for n in self._names if headers.get(n)]
         if not sent:
             return None
         peer = request.client.host if request.client else None
-        if not peer_is_trusted(peer, self.networks):
+        trusted = self._trusted.get(peer)
+        if trusted is None:
+            if len(self._trusted) >= _CACHE_SIZE:
+                self._trusted.clear()
+            trusted = self._trusted[peer] = peer_is_trusted(peer, self.networks)
+        if not trusted:
             self._warn_once(str(peer), sent)
             return None
         if self.verifier is not None:
             return await self._from_assertion(request, str(peer))
-        email = (request.headers.get(str(self.settings.header)) or "").strip()
+        email = (headers.get(str(self.settings.header)) or "").strip()
         if not email:
             return None
-        name = request.headers.get(self.settings.name_header) if self.settings.name_header else None
-        return _identity(email, name, self._groups(request), "proxy")
+        name = headers.get(self.settings.name_header) if self.settings.name_header else None
+        groups = headers.get(self.settings.groups_header) if self.settings.groups_header else None
+        key = (email, name, groups)
+        identity = self._identities.get(key)
+        if identity is None:
+            if len(self._identities) >= _CACHE_SIZE:
+                self._identities.clear()
+            identity = self._identities[key] = _identity(
+                email, name, self._groups(request), "proxy"
+            )
+        return identity
 
     async def _from_assertion(self, request: HTTPConnection, peer: str) -> Identity | None:
         assert self.verifier is not None and self.settings.jwt is not None

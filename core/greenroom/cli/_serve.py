@@ -65,8 +65,11 @@ def serve(args: argparse.Namespace) -> int:
                              forwarding=uvicorn_forwarding(auth))
     print(f"Greenroom ({mode}) on http://{internal_host}:{args.port}", flush=True)
     from .._shutdown import serve as serve_until_signalled
+    from ..web._workers import settle_heap
 
+    app = create_app(portal)
+    settle_heap()
     # Greenroom's own access log (greenroom.access) replaces uvicorn's.
-    serve_until_signalled(create_app(portal), host=args.host, port=args.port, access_log=False,
+    serve_until_signalled(app, host=args.host, port=args.port, access_log=False,
                           **uvicorn_forwarding(auth))
     return 0

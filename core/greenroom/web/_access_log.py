@@ -16,6 +16,7 @@ request state (``request.state.request_id``) for error pages and audit records.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import re
@@ -37,6 +38,7 @@ _TOKEN_SEGMENT = re.compile(r"^[A-Za-z0-9_~.%-]{32,}$")
 REDACTED = "<redacted>"
 
 
+@functools.lru_cache(maxsize=1024)  # a portal's requests repeat a few paths
 def loggable_path(path: str, query: bytes) -> str:
     """``path?query`` with credentials and webhook tokens replaced by ``<redacted>``."""
     segments = path.split("/")
@@ -93,8 +95,10 @@ class AccessLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = message.get("headers", ())
                 message["headers"] = [
-                    *[(k, v) for k, v in message.get("headers", ()) if k != b"x-request-id"],
+                    *(headers if all(k != b"x-request-id" for k, _ in headers)
+                      else [(k, v) for k, v in headers if k != b"x-request-id"]),
                     (b"x-request-id", request_id),
                 ]
             await send(message)

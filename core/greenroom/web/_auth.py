@@ -7,6 +7,7 @@ Routes: ``GET /auth/sign-in?next=/path`` (to the identity provider), ``GET /auth
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import replace
@@ -140,6 +141,12 @@ async def signed_out(request: Request) -> Response:
                     link=("/auth/sign-in", "Sign in again"))
 
 
+@functools.lru_cache(maxsize=256)
+def _proxy_action(route: str) -> str:
+    """The permission a proxy route needs: ``proxy.<route>``."""
+    return f"proxy.{route.strip('/')}"
+
+
 class GuestGate:
     """Who may pass, before any handler runs.
 
@@ -193,15 +200,21 @@ class GuestGate:
             await self.app(scope, receive, send)
             return
         endpoint = found[0]
-        action = f"proxy.{endpoint.route.strip('/')}"
-        request = Request(scope, receive)
-        identity = identity_of(request)
+        action = _proxy_action(endpoint.route)
+        identity = (scope.get("state") or {}).get("identity")  # the sign-in middleware's
+        if identity is None:
+            identity = identity_of(Request(scope))  # (says clearly that it is missing)
         decision = access.decide(identity, action)
+        method = scope["method"].upper()
+        if decision.allowed and method in ("GET", "HEAD", "OPTIONS"):
+            # The hot path: reads need no audit record, so nothing more is built for them.
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
         actor = actor_of(identity)
         if not identity.authenticated:
             peer = request.client.host if request.client else "unknown"
             actor = replace(actor, user_id=f"guest:{peer}")
-        method = scope["method"].upper()
         summary = f"{method} {scope['path']}"
         if not decision.allowed:
             await access.audit.refused(
@@ -214,9 +227,6 @@ class GuestGate:
                 {"error": {"name": name, "message": decision.reason}}, status_code=status
             )
             await response(scope, receive, send)
-            return
-        if method in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
             return
         status_seen: list[int] = []
 

@@ -19,6 +19,7 @@ error pages all get the same treatment:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from urllib.parse import urlsplit, urlunsplit
@@ -49,6 +50,14 @@ PAGE_POLICY = "; ".join(
 )
 DOCS_CDN = "https://cdn.jsdelivr.net"
 REFERRER_POLICY = "same-origin"
+
+#: What ``_harden`` adds to a page answer that has none of them, precomputed.
+_PAGE_HEADERS = (
+    (b"content-security-policy", PAGE_POLICY.encode("latin-1")),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", REFERRER_POLICY.encode("latin-1")),
+)
 
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
@@ -90,7 +99,7 @@ class BrowserSecurityMiddleware:
             return
         headers = Headers(scope=scope)
         path: str = scope.get("path", "")
-        host = _normal_host(headers.get("host", ""), scope.get("scheme", "http"))
+        host = _normal_host_cached(headers.get("host", ""), scope.get("scheme", "http"))
         if self.public_host and host != self.public_host and path not in PROBE_PATHS:
             await _refuse(
                 scope, receive, send, 400,
@@ -108,7 +117,14 @@ class BrowserSecurityMiddleware:
 
         async def send_hardened(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._harden(MutableHeaders(scope=message), host, PAGE_POLICY)
+                raw = message.setdefault("headers", [])
+                names = {name for name, _ in raw}
+                if self.https or b"location" in names or not isinstance(raw, list):
+                    self._harden(MutableHeaders(scope=message), host, PAGE_POLICY)
+                else:
+                    # The common answer (no redirect, plain http): what _harden does, without
+                    # a headers object and five scans of the list.
+                    raw.extend(h for h in _PAGE_HEADERS if h[0] not in names)
             await send(message)
 
         await self.app(scope, receive, send_hardened)
@@ -183,6 +199,10 @@ def _normal_host(netloc: str, scheme: str) -> str:
     netloc = netloc.strip().lower().rpartition("@")[2]
     default = ":443" if scheme.lower() in ("https", "wss") else ":80"
     return netloc.removesuffix(default)
+
+
+#: Per request, the Host header is one of a few values.
+_normal_host_cached = functools.lru_cache(maxsize=256)(_normal_host)
 
 
 def _relative(location: str, host: str, public_host: str | None) -> str:

@@ -1,5 +1,5 @@
-"""On-call coverage in the web app: the `/coverage` page and `/api/coverage`, the reminder card
-on the page of an entity a rule selects but no provider covers, and the home page's percentage.
+"""On-call coverage in the web app: the `/coverage` page and `/api/coverage`. (The reminder on
+an entity's page and the home page's percentage are page sections: ``_coverage_sections``.)
 
 The policy (``coverage.rules``) is validated when the app is created, so a wrong rule stops
 start-up with the file, key path and line.
@@ -11,28 +11,12 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 from pydantic import BaseModel
 
-from .._coverage import (
-    COVERED,
-    STATES,
-    CoveragePolicy,
-    CoverageReport,
-    annotation_snippets,
-    evaluate,
-    evaluate_entity,
-    load_policy,
-)
-from .._entity import Entity
-from .._portal import Portal
+from .._coverage import STATES, CoveragePolicy, CoverageReport, evaluate, load_policy
 from ._context import page_context, portal_of, render_page
 
 router = APIRouter()
-
-#: The entity page and the home page wait for this at most; a provider that has not confirmed
-#: an annotation by then leaves the coverage unknown (said so, with the reason).
-PAGE_CHECK_TIMEOUT = 3.0
 
 
 def policy_of(app: Any) -> CoveragePolicy:
@@ -43,41 +27,8 @@ def policy_of(app: Any) -> CoveragePolicy:
 
 
 def setup(app: FastAPI) -> None:
-    """Validate the policy now and hook the reminder and the home-page summary."""
+    """Validate the policy now: a wrong rule stops start-up, not a page."""
     policy_of(app)
-
-    async def before_cards(
-        portal: Portal, entity: Entity, cards: Any, viewer: Any
-    ) -> Markup | None:
-        return await coverage_reminder(app, portal, entity)
-
-    async def coverage_summary(portal: Portal) -> str | None:
-        policy = policy_of(app)
-        if not policy.rules:
-            return None
-        report = await evaluate(portal, policy=policy, timeout=PAGE_CHECK_TIMEOUT)
-        return report.summary
-
-    app.state.before_cards = before_cards
-    app.state.coverage_summary = coverage_summary
-
-
-async def coverage_reminder(app: Any, portal: Portal, entity: Entity) -> Markup | None:
-    """The reminder card for an entity a rule selects that no enabled provider covers."""
-    rules = policy_of(app).rules_for(entity)
-    if not rules:
-        return None
-    providers = [handle.provider for handle in portal.providers()]
-    entry = await evaluate_entity(
-        entity, rules, providers, timeout=PAGE_CHECK_TIMEOUT,
-        scrub=portal.scrub,
-    )
-    if entry.state == COVERED:
-        return None
-    template = app.state.templates.get_template("greenroom/coverage_reminder.html")
-    return Markup(
-        template.render(entry=entry, entity=entity, snippets=annotation_snippets(providers))
-    )
 
 
 async def _report(request: Request) -> CoverageReport:

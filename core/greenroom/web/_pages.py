@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from markupsafe import Markup
 
 from .._auth import permission_action
 from .._deadline import call_plugin
@@ -30,6 +31,7 @@ from ._cards import (
 from ._context import page_context, portal_of, render_page
 from ._forms import read_text_form
 from ._guard import ActionRefused, deciding_entities, guarded
+from ._sections import render_sections
 from ._session import CSRF_FIELD, csrf_protected, flash
 
 log = logging.getLogger("greenroom.pages")
@@ -49,7 +51,7 @@ def _find_entity(request: Request, namespace: str, kind: str, name: str) -> Enti
 #: Rows of the home page: summaries are asked for these only, whatever the catalog's size.
 PAGE_SIZE = 50
 ROWS_MARKER = "<!--GREENROOM-ROWS-->"
-COVERAGE_MARKER = "<!--GREENROOM-COVERAGE-->"
+SECTIONS_MARKER = "<!--GREENROOM-SECTIONS-->"
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -58,7 +60,7 @@ async def catalog_page(
 ) -> Response:
     """The catalog, searched and filtered on the server, 50 rows a page. The page head goes
     out at once; each shown row's summaries (from the providers' account-wide indexes) and the
-    coverage line follow as soon as they are ready."""
+    page sections (the coverage line) follow as soon as they are ready."""
     portal = portal_of(request)
     entities = portal.catalog.search(q, kind=kind or None, owner=owner or None)
     pages = max(1, -(-len(entities) // PAGE_SIZE))
@@ -89,23 +91,23 @@ async def catalog_page(
     )
     html = templates.get_template("greenroom/home.html").render(ctx)
     head, _, rest = html.partition(ROWS_MARKER)
-    middle, _, tail = rest.partition(COVERAGE_MARKER)
+    middle, _, tail = rest.partition(SECTIONS_MARKER)
     parts = templates.get_template("greenroom/home_rows.html").module
 
     async def body() -> AsyncIterator[str]:
         yield head
         # Started once the head is out: the coverage of a large catalog takes a while.
-        coverage = asyncio.ensure_future(_coverage_summary(request))
+        sections = asyncio.ensure_future(render_sections(request, "home", None, viewer))
         try:
             if shown:
                 providers = await _provider_badges(portal, shown)
                 lines = await summaries(portal, shown, viewer)
                 yield "".join(str(parts.row(e, providers, lines)) for e in shown)
             yield middle
-            yield str(parts.coverage(await coverage))
+            yield str(parts.sections(await sections))
             yield tail
         finally:
-            coverage.cancel()
+            sections.cancel()
 
     response = StreamingResponse(body(), media_type="text/html")
     response.headers["Cache-Control"] = "no-store"
@@ -127,17 +129,6 @@ async def _provider_badges(portal: Any, entities: Sequence[Entity]) -> dict[str,
     return providers
 
 
-async def _coverage_summary(request: Request) -> str | None:
-    summary = getattr(request.app.state, "coverage_summary", None)
-    if summary is None:
-        return None
-    try:
-        return await summary(portal_of(request))  # type: ignore[no-any-return]
-    except Exception:  # noqa: BLE001 - the home page never fails for a summary
-        log.exception("coverage summary failed")
-        return None
-
-
 async def _entity_response(
     request: Request,
     entity: Entity,
@@ -154,26 +145,25 @@ async def _entity_response(
         ctx["flash"] = alert
     viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"], form, form_card, form_action)
     cards = await available_cards(portal, entity)
-    before = getattr(request.app.state, "before_cards", None)
-    ctx.update(entity=entity, cards=cards, slot=loading_slot, before_cards=None,
+    ctx.update(entity=entity, cards=cards, slot=loading_slot, sections=None,
                recent_actions=await recent_actions(request, entity.ref))
     html = request.app.state.templates.get_template("greenroom/entity.html").render(ctx)
     head, _, tail = html.partition(CARDS_MARKER)
 
     async def body() -> AsyncIterator[str]:
-        # The head never waits on a vendor: what comes before the cards (the coverage
-        # reminder asks the providers) streams in like a card, placed first.
-        extra = asyncio.ensure_future(before(portal, entity, cards, viewer)) if before else None
+        # The head never waits on a vendor: the page sections (the coverage reminder asks the
+        # providers) stream in like a card, placed first.
+        extra = asyncio.ensure_future(render_sections(request, "entity", entity, viewer))
         try:
             yield head
             async for chunk in stream_cards(portal, cards, entity, viewer):
                 yield chunk
                 if extra is not None and extra.done():
-                    yield _before_cards_chunk(extra)
+                    yield _sections_chunk(extra)
                     extra = None
             if extra is not None:
                 await asyncio.wait({extra})
-                yield _before_cards_chunk(extra)
+                yield _sections_chunk(extra)
                 extra = None
             yield tail
         finally:
@@ -187,16 +177,13 @@ async def _entity_response(
     return response
 
 
-def _before_cards_chunk(task: asyncio.Future[Any]) -> str:
-    try:
-        html = task.result()
-    except Exception:  # noqa: BLE001 - a reminder that fails is left out, the page goes on
-        log.exception("before-cards content failed")
-        return ""
+def _sections_chunk(task: asyncio.Future[Markup]) -> str:
+    # render_sections leaves a failing section out, so the task itself does not fail.
+    html = task.result()
     if not html:
         return ""
-    # Not a .card-slot: it is the portal's own notice, placed first across the whole row.
-    return f'<div class="before-cards" style="order:-1;flex:1 1 100%;min-width:0">{html}</div>\n'
+    # Not a .card-slot: sections come before the cards, across the whole row.
+    return f'<div class="page-sections" style="order:-1;flex:1 1 100%;min-width:0">{html}</div>\n'
 
 
 @router.get(ENTITY_PAGE, response_class=HTMLResponse)

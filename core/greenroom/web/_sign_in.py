@@ -9,13 +9,13 @@ may read ``request.session``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._api import maybe_await
-from .._core_apis import RequestIdentity
+from .._core_apis import _current_identity
 from .._identity import Identity, SignInBackend
 
 _STATE_KEY = "identity"
@@ -33,16 +33,25 @@ class SignInMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        identity = await self.resolve(HTTPConnection(scope))
-        scope.setdefault("state", {})[_STATE_KEY] = identity
-        with RequestIdentity.bound(identity):
+        identity = await self.resolve(HTTPConnection(scope)) if self.backends else self.guest
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state[_STATE_KEY] = identity
+        # RequestIdentity.bound, without a context manager object on every request.
+        token = _current_identity.set(identity)
+        try:
             await self.app(scope, receive, send)
+        finally:
+            _current_identity.reset(token)
 
     async def resolve(self, connection: HTTPConnection) -> Identity:
         for backend in self.backends:
-            found = await maybe_await(backend.authenticate(connection))
+            found = backend.authenticate(connection)
+            if inspect.isawaitable(found):
+                found = await found
             if found is not None:
-                return found
+                return found  # type: ignore[no-any-return]
         return self.guest
 
 
