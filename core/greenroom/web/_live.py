@@ -130,11 +130,14 @@ async def live_events(
 async def live_status(request: Request) -> dict[str, Any]:
     """This replica's open streams, what it watches, and how many events it has delivered."""
     portal = portal_of(request)
+    shared = getattr(portal.fetch, "shared", None)
     return {
         "streams": portal.live.hub.open_streams,
         "watching": watcher_of(request.app).watched,
         "events": portal.live.hub.delivered,
         "bus": await portal.live.ping(),
+        # Reads shared with the other replicas through Redis (None: not configured).
+        "sharedReads": await shared.ping() if shared is not None else None,
     }
 
 
