@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -25,12 +24,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQLAlchemyError
 
+from ._data import data_folder
 from ._exceptions import ConfigError, DatabaseError
 
 log = logging.getLogger("greenroom.db")
 
-DATA_ENV = "GREENROOM_DATA"
-DEFAULT_DATA_DIR = ".greenroom"
 SQLITE_FILE = "greenroom.db"
 MIGRATIONS = "greenroom:_migrations"
 VERSION_TABLE = "greenroom_alembic_version"
@@ -47,12 +45,6 @@ NAMING_CONVENTION: dict[str, str] = {
     "pk": "pk_%(table_name)s",
 }
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def data_folder(env: Mapping[str, str] | None = None) -> Path:
-    """The portal's data folder: ``$GREENROOM_DATA``, else ``./.greenroom``."""
-    environment = os.environ if env is None else env
-    return Path(environment.get(DATA_ENV) or DEFAULT_DATA_DIR)
 
 
 def database_url(configured: str | None, env: Mapping[str, str] | None = None) -> str:
@@ -251,10 +243,8 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 __all__ = [
-    "DATA_ENV",
     "Database",
     "NAMING_CONVENTION",
-    "data_folder",
     "database_url",
     "head_revision",
     "metadata",

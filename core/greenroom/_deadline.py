@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 log = logging.getLogger("greenroom.plugins")
 
@@ -119,9 +119,23 @@ def _forget(task: asyncio.Task[Any]) -> None:
         task.exception()  # retrieved, so asyncio does not log "never retrieved"
 
 
+# Two signatures so that type checkers infer T from an async function's result as well as from
+# a plain function's (one union-typed parameter leaves T unsolved).
+@overload
 async def call_plugin(
-    fn: Callable[..., Awaitable[T] | T], *args: Any, timeout: float, what: str, **kwargs: Any
-) -> T:
+    fn: Callable[..., Awaitable[T]], *args: Any, timeout: float, what: str, **kwargs: Any
+) -> T: ...
+
+
+@overload
+async def call_plugin(
+    fn: Callable[..., T], *args: Any, timeout: float, what: str, **kwargs: Any
+) -> T: ...
+
+
+async def call_plugin(
+    fn: Callable[..., Any], *args: Any, timeout: float, what: str, **kwargs: Any
+) -> Any:
     """``fn(*args, **kwargs)`` within ``timeout`` seconds, sync or async; raises
     :class:`PluginTimeoutError` (naming ``what``) at the deadline."""
     if _is_async(fn):
@@ -135,7 +149,7 @@ async def call_plugin(
         task.cancel()
         raise
     if task in done:
-        return task.result()  # type: ignore[no-any-return]
+        return task.result()
     task.cancel()
     _abandoned.add(task)
     task.add_done_callback(_forget)

@@ -292,7 +292,7 @@ class PluginHost:
         owner: dict[str, str] = {}
         for plugin_id, sections in self._each("greenroom_page_sections"):
             for section in sections:
-                problem = None
+                problem: Exception | None = None
                 if not isinstance(section, PageSection):
                     problem = TypeError(
                         f"greenroom_page_sections returned {section!r}; return PageSection objects"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ._api import create_api_ref, maybe_await
 from ._deliveries import DeliveryLog, MemoryDeliveryLog
 from ._events import EVERY_CARD, ChangeEvent, EventBus, MemoryEventBus
+from ._shared_cache import localized, portable
 
 if TYPE_CHECKING:
     from ._entity import Entity
@@ -73,13 +74,17 @@ class LiveHub:
         #: their own derived caches, such as account-wide indexes, listen here).
         self.invalidation_listeners: list[Callable[[str], object]] = []
         self.delivered = 0
+        # Invalidated URLs travel without this replica's own address (see portable()).
+        proxy = getattr(fetch, "proxy", None)
+        self._proxy_base = str(getattr(proxy, "base_url", "") or "")
 
     @property
     def last_id(self) -> str:
         return f"{self.name}-{self._sequence}"
 
     async def deliver(self, event: ChangeEvent) -> None:
-        for prefix in event.invalidate:
+        for portable_prefix in event.invalidate:
+            prefix = localized(portable_prefix, self._proxy_base)
             if self.fetch is not None:
                 # The replica that took the action already deleted the shared entries.
                 forget = getattr(self.fetch, "invalidate_local", self.fetch.invalidate)
@@ -190,8 +195,9 @@ class LiveUpdates:
         refs = list(dict.fromkeys(entity_refs))
         if not refs and invalidate:
             refs = [""]  # an invalidation alone still travels to every replica
+        prefixes = tuple(portable(prefix, self.hub._proxy_base) for prefix in invalidate)
         for ref in refs:
-            event = ChangeEvent(ref, card, version, tuple(invalidate), source)
+            event = ChangeEvent(ref, card, version, prefixes, source)
             await self.bus.publish(event)
             self.published += 1
         return len(refs)

@@ -225,7 +225,7 @@ def build_portal(
     if getattr(fetch, "shared", False) is None and config.get("redis.url"):
         from ._shared_cache import shared_reads
 
-        fetch.shared = shared_reads(config, fetch_timeout=fetch.timeout)
+        fetch.shared = shared_reads(config, proxy_base=str(proxy.base_url))
     attach_budget(config, fetch, proxy)
     guest = guest_identity(config)
     access = _build_access(config, demo, proxy)

@@ -7,11 +7,12 @@ asks :class:`SharedReads`, which
 - answers from the shared entry when one is fresh (each replica then keeps a local copy until
   the same moment the shared one expires, so a TTL means the same thing fleet-wide);
 - otherwise takes a **lease** on the resource (``SET key token NX PX lease``): the holder calls
-  the upstream, stores a successful answer for the TTL, and leaves every answer (errors
-  included) for the replicas that waited on it under ``answer:<token>`` for a few seconds;
+  the upstream (renewing the lease every third of its length while it reads), stores a
+  successful answer for the TTL, and leaves every answer (errors included) for the replicas
+  that waited on it under ``answer:<token>`` for a few seconds;
 - the others poll the entry, that answer and the lease (one pipelined round trip every few
   milliseconds) until one of them settles it. A holder that dies mid-fetch blocks nobody past
-  its lease: the key expires and the next waiter takes the lease itself.
+  its lease: nobody renews it, the key expires and the next waiter takes the lease itself.
 
 Invalidation (an action changed something) deletes the matching shared entries; the change
 event that carries the prefixes to every replica (:mod:`greenroom._live`) is published only
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("greenroom.fetch")
 
 PREFIX = "greenroom:fetch:"
+#: How long a replica that stopped mid-read (killed, hung) holds the others up at most.
+DEFAULT_LEASE_SECONDS = 5.0
 #: How long waiters can still pick up a holder's answer (errors included) after it finished.
 ANSWER_SECONDS = 10.0
 #: After a failed Redis call, reads skip Redis this long before trying it again.
@@ -54,19 +57,44 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# Extend the lease while its holder is alive and still reading (a slow upstream, a busy host).
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
 
 
-def encode(stored: _Stored) -> bytes:
-    head = json.dumps([stored.status_code, list(stored.headers), stored.url]).encode()
+PROXY_MARK = "proxy:"
+
+
+def portable(url: str, proxy_base: str) -> str:
+    """``url`` as every replica names it: plugins read through their own replica's proxy URL
+    (``http://<this replica>/api/proxy/<route>/...``), and replicas' addresses differ."""
+    if proxy_base and url.startswith(proxy_base):
+        return PROXY_MARK + url[len(proxy_base):]
+    return url
+
+
+def localized(url: str, proxy_base: str) -> str:
+    """The inverse of :func:`portable`, for this replica."""
+    if proxy_base and url.startswith(PROXY_MARK):
+        return proxy_base + url[len(PROXY_MARK):]
+    return url
+
+
+def encode(stored: _Stored, proxy_base: str = "") -> bytes:
+    url = portable(stored.url, proxy_base)
+    head = json.dumps([stored.status_code, list(stored.headers), url]).encode()
     return head + b"\n" + stored.content
 
 
-def decode(payload: bytes) -> _Stored:
+def decode(payload: bytes, proxy_base: str = "") -> _Stored:
     from ._fetch import _Stored
 
     head, _, content = payload.partition(b"\n")
     status, headers, url = json.loads(head)
-    return _Stored(int(status), tuple((str(k), str(v)) for k, v in headers), content, str(url))
+    return _Stored(int(status), tuple((str(k), str(v)) for k, v in headers), content,
+                   localized(str(url), proxy_base))
 
 
 def _glob_escape(text: str) -> str:
@@ -76,16 +104,19 @@ def _glob_escape(text: str) -> str:
 class SharedReads:
     """The fleet's read cache and cross-replica single flight (see the module docstring).
 
-    ``lease_seconds`` should exceed the upstream timeout: a holder still fetching when its
-    lease ends lets a second replica fetch too.
+    ``lease_seconds`` bounds how long a dead holder blocks the others (a live one renews it).
     """
 
-    def __init__(self, client: Redis, *, lease_seconds: float = 12.0,
-                 prefix: str = PREFIX) -> None:
+    def __init__(self, client: Redis, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                 prefix: str = PREFIX, proxy_base: str = "") -> None:
         self.client = client
+        #: This replica's proxy base URL (``http://host:port/api/proxy``): keys name it
+        #: portably (:func:`portable`).
+        self.proxy_base = proxy_base
         self.lease_seconds = lease_seconds
         self.prefix = prefix
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
         self._down_until = 0.0
         self._down = False
         self._pending: set[asyncio.Task[None]] = set()
@@ -108,51 +139,76 @@ class SharedReads:
         """
         if not self.available:
             return await fetch(), ttl
+        asked = False
+
+        async def upstream() -> _Stored:
+            nonlocal asked
+            asked = True
+            return await fetch()
+
         try:
             if self._pending:
                 # This replica's own invalidations land before it reads the shared entry again.
                 await asyncio.gather(*list(self._pending), return_exceptions=True)
-            return await self._read(key, ttl, fetch)
+            return await self._read(key, ttl, upstream)
         except (RedisError, OSError) as exc:
+            if asked:  # the upstream's own failure: never a second call for it
+                raise
             self._went_down(exc)
             return await fetch(), ttl
 
     async def _read(
         self, key: str, ttl: float, fetch: Callable[[], Awaitable[_Stored]]
     ) -> tuple[_Stored, float]:
+        key = portable(key, self.proxy_base)
         entry_key = self.prefix + key
         lease_key = self.prefix + "lease:" + key
         lease_ms = max(1, int(self.lease_seconds * 1000))
         while True:
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.get(entry_key)
-                pipe.pttl(entry_key)
-                payload, left_ms = await pipe.execute()
+            found = await self._entry(entry_key, ttl)
             self._came_back()
-            if payload is not None and left_ms != -2:
-                self.hits += 1
-                return decode(payload), (left_ms / 1000 if left_ms > 0 else ttl)
+            if found is not None:
+                return found
             token = secrets.token_hex(8)
             holder = await self.client.set(lease_key, token, nx=True, px=lease_ms, get=True)
             if holder is None:
+                # The previous holder may have stored the entry and let go of the lease since
+                # the entry was read above: read it again before calling the upstream.
+                found = await self._entry(entry_key, ttl)
+                if found is not None:
+                    await self._release(keys=[lease_key], args=[token])
+                    return found
                 return await self._fetch_holding(entry_key, lease_key, token, ttl, fetch)
             settled = await self._wait(entry_key, lease_key, holder)
             if settled is not None:
                 return settled
             # The lease ended without an answer (its holder died): go round and take it.
 
+    async def _entry(self, entry_key: str, ttl: float) -> tuple[_Stored, float] | None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.get(entry_key)
+            pipe.pttl(entry_key)
+            payload, left_ms = await pipe.execute()
+        if payload is None or left_ms == -2:
+            return None
+        self.hits += 1
+        return decode(payload, self.proxy_base), (left_ms / 1000 if left_ms > 0 else ttl)
+
     async def _fetch_holding(
         self, entry_key: str, lease_key: str, token: str, ttl: float,
         fetch: Callable[[], Awaitable[_Stored]],
     ) -> tuple[_Stored, float]:
+        renewing = asyncio.ensure_future(self._keep(lease_key, token))
         try:
             stored = await fetch()
         except BaseException:
+            renewing.cancel()
             with contextlib.suppress(RedisError, OSError):
                 await self._release(keys=[lease_key], args=[token])
             raise
+        renewing.cancel()
         self.fetched += 1
-        payload = encode(stored)
+        payload = encode(stored, self.proxy_base)
         cacheable = 200 <= stored.status_code < 300
         try:
             async with self.client.pipeline(transaction=False) as pipe:
@@ -164,6 +220,16 @@ class SharedReads:
         except (RedisError, OSError) as exc:
             self._went_down(exc)  # the answer itself is good: serve it
         return stored, (ttl if cacheable else 0.0)
+
+    async def _keep(self, lease_key: str, token: str) -> None:
+        """Renew the lease every third of its length while this replica reads: only a holder
+        that stopped (died, hung) lets it run out."""
+        lease_ms = max(1, int(self.lease_seconds * 1000))
+        with contextlib.suppress(RedisError, OSError):
+            while True:
+                await asyncio.sleep(self.lease_seconds / 3)
+                if not await self._renew(keys=[lease_key], args=[token, lease_ms]):
+                    return
 
     async def _wait(
         self, entry_key: str, lease_key: str, holder: bytes | str
@@ -182,13 +248,16 @@ class SharedReads:
                 payload, left_ms, answer, lease = await pipe.execute()
             if payload is not None and left_ms != -2:
                 self.hits += 1
-                return decode(payload), (left_ms / 1000 if left_ms > 0 else 0.0)
+                fresh_for = left_ms / 1000 if left_ms > 0 else 0.0
+                return decode(payload, self.proxy_base), fresh_for
             if answer is not None:
                 # The holder's answer was not cacheable (an error): this wait shares it once.
-                return decode(answer), 0.0
+                return decode(answer, self.proxy_base), 0.0
             if lease is None or (lease.decode() if isinstance(lease, bytes) else lease) != (
                 holder_text
             ):
+                # Its holder failed (an upstream error is not shared) or stopped renewing.
+                log.info("a shared read ended without an answer; asking again")
                 return None
 
     # -- invalidation ------------------------------------------------------------------------
@@ -213,7 +282,7 @@ class SharedReads:
         """Delete the shared entries whose URL starts with ``url_prefix``; returns how many."""
         if not self.available:
             return 0
-        pattern = self.prefix + _glob_escape(url_prefix) + "*"
+        pattern = self.prefix + _glob_escape(portable(url_prefix, self.proxy_base)) + "*"
         deleted = 0
         try:
             batch: list[Any] = []
@@ -229,6 +298,17 @@ class SharedReads:
         return deleted
 
     # -- outages -----------------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        """Whether Redis answers now (reads share again from the next one when it does)."""
+        try:
+            await self.client.ping()
+        except (RedisError, OSError) as exc:
+            self._went_down(exc)
+            return False
+        self._down_until = 0.0
+        self._came_back()
+        return True
 
     def _went_down(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + RETRY_SECONDS
@@ -257,7 +337,7 @@ def redis_client(url: str) -> Redis:
     return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
 
 
-def shared_reads(config: Any, *, fetch_timeout: float) -> SharedReads | None:
+def shared_reads(config: Any, *, proxy_base: str = "") -> SharedReads | None:
     """The shared reads ``redis.url`` asks for, or None without it."""
     url = config.get("redis.url") if config is not None else None
     if not url:
@@ -265,5 +345,6 @@ def shared_reads(config: Any, *, fetch_timeout: float) -> SharedReads | None:
     lease = config.get("redis.leaseSeconds")
     return SharedReads(
         redis_client(str(url)),
-        lease_seconds=float(lease) if lease is not None else fetch_timeout + 2.0,
+        lease_seconds=float(lease) if lease is not None else DEFAULT_LEASE_SECONDS,
+        proxy_base=proxy_base,
     )

@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     serve.add_argument("--demo", action="store_true", help="add the demo to the given config")
     serve.add_argument(
         "--workers", type=int, default=1, metavar="N",
-        help="processes to serve with (each caches upstream reads on its own; not the demo)",
+        help="processes to serve with (they share reads, budgets and live updates through "
+        "redis.url, else each caches on its own; not the demo)",
     )
 
 
@@ -43,6 +44,10 @@ def serve(args: argparse.Namespace) -> int:
 
         auth = require_sign_in_choice(portal.config, demo=portal.demo)
         warn_about_legacy(auth)
+        from .._data import app_secret
+
+        # Before any worker starts: replicas sharing Redis or PostgreSQL need one app.secret.
+        app_secret(portal.config)
     except GreenroomError as exc:
         print_error(exc)
         return 1

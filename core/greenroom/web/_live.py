@@ -130,11 +130,14 @@ async def live_events(
 async def live_status(request: Request) -> dict[str, Any]:
     """This replica's open streams, what it watches, and how many events it has delivered."""
     portal = portal_of(request)
+    shared = getattr(portal.fetch, "shared", None)
     return {
         "streams": portal.live.hub.open_streams,
         "watching": watcher_of(request.app).watched,
         "events": portal.live.hub.delivered,
         "bus": await portal.live.ping(),
+        # Reads shared with the other replicas through Redis (None: not configured).
+        "sharedReads": await shared.ping() if shared is not None else None,
     }
 
 
@@ -167,10 +170,17 @@ class ActionEvents:
                 body.extend(message.get("body", b""))
             return message
 
+        held: list[Message] = []
+
         async def watch_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+            if status == 303:
+                # The redirect waits for the event: the page it leads to, on whichever replica
+                # the load balancer picks, must not show what the action just changed.
+                held.append(message)
+                return
             await send(message)
 
         recorded: list[str] = []
@@ -181,7 +191,16 @@ class ActionEvents:
             _invalidated.reset(token)
         if status != 303:
             return
-        ref, card = target(bytes(body))
+        try:
+            await self._publish(target, bytes(body), recorded)
+        finally:
+            for message in held:
+                await send(message)
+
+    async def _publish(
+        self, target: Callable[[bytes], tuple[str, str]], body: bytes, recorded: list[str]
+    ) -> None:
+        ref, card = target(body)
         entity = _entity_by_ref(self.portal, ref) if ref else None
         if entity is None:
             return

@@ -70,9 +70,11 @@ async def catalog_page(
     viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"])
     templates = request.app.state.templates
 
+    catalog = request.app.url_path_for("catalog_page")
+
     def page_url(n: int) -> str:
         query = {k: v for k, v in (("q", q), ("kind", kind), ("owner", owner)) if v}
-        return "/?" + urlencode({**query, "page": n})
+        return f"{catalog}?{urlencode({**query, 'page': n})}"
 
     ctx.update(
         entities=shown,
@@ -153,7 +155,9 @@ async def _entity_response(
     async def body() -> AsyncIterator[str]:
         # The head never waits on a vendor: the page sections (the coverage reminder asks the
         # providers) stream in like a card, placed first.
-        extra = asyncio.ensure_future(render_sections(request, "entity", entity, viewer))
+        extra: asyncio.Future[Markup] | None = asyncio.ensure_future(
+            render_sections(request, "entity", entity, viewer)
+        )
         try:
             yield head
             async for chunk in stream_cards(portal, cards, entity, viewer):

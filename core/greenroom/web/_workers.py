@@ -1,8 +1,10 @@
 """``greenroom serve --workers N``: N processes behind one listening socket (uvicorn's).
 
-Each worker builds its own portal from the same configuration, so each keeps its own shared-read
-cache (``core.fetch``) until a shared cache (Redis) is configured: N workers may ask a vendor up to
-N times per TTL for the same read. The demo refuses more than one worker: its vendor simulators
+Each worker builds its own portal from the same configuration. Without ``redis.url`` each keeps
+its own read cache (``core.fetch``): N workers may ask a vendor up to N times per TTL for the same
+read. With it they share reads, request budgets and live updates as separate replicas do
+(:mod:`greenroom._shared_cache`); ``app.secret`` is then required, so every worker signs sessions
+alike. The demo refuses more than one worker: its vendor simulators
 live inside the process, and each worker would invent a different world.
 """
 

@@ -36,11 +36,17 @@ def test_one_process_with_sqlite_still_generates_its_secret(tmp_path: Path) -> N
     assert len(app_secret(config, tmp_path / "data")) >= 32
 
 
-def test_greenroom_serve_refuses_to_start_and_says_which_setting(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_greenroom_serve_refuses_to_start_and_says_which_setting(
+    tmp_path: Path, workers: str
+) -> None:
     config = tmp_path / "app-config.yaml"
-    config.write_text("auth: {allowGuests: true}\nredis:\n  url: redis://:pa55-w0rd-secret@127.0.0.1:1/0\n")
+    config.write_text(
+        "auth: {allowGuests: true}\nredis:\n  url: redis://:pa55-w0rd-secret@127.0.0.1:1/0\n"
+    )
     run = subprocess.run(
-        [sys.executable, "-m", "greenroom.cli", "serve", "--config", str(config), "--port", "0"],
+        [sys.executable, "-m", "greenroom.cli", "serve", "--config", str(config), "--port", "0",
+         "--workers", workers],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert run.returncode != 0

@@ -22,7 +22,7 @@ from greenroom.web import create_app
 from greenroom_pagerduty.simulator import CHECKOUT_INTEGRATION_KEY
 from greenroom_pagerduty.simulator import create_app as create_simulator
 
-from ..test_web_live import TOKEN, _serve
+from ..web.test_live import TOKEN, _serve
 
 BASE = "http://portal.test/api/proxy"
 

@@ -5,7 +5,9 @@ shared entry, and an outage that loses no read."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 
 import httpx
 
@@ -95,22 +97,49 @@ async def test_an_error_answer_is_shared_with_the_waiters_but_not_cached(redis_s
         await _close(*fleet)
 
 
-async def test_a_holder_that_dies_blocks_the_others_no_longer_than_its_lease(redis_server) -> None:  # type: ignore[no-untyped-def]
-    upstream = Upstream(pause=0)
-    upstream.hold = asyncio.Event()  # the first call never answers: its replica "dies"
-    dying = replica(upstream, redis_server.url, lease=0.5)
+async def test_a_holder_that_stops_blocks_the_others_no_longer_than_its_lease(redis_server) -> None:  # type: ignore[no-untyped-def]
+    started, release = threading.Event(), threading.Event()
+
+    def stopping_replica() -> None:
+        async def main() -> None:
+            upstream = Upstream(pause=0)
+            upstream.hold = asyncio.Event()  # its read never answers
+            holder = replica(upstream, redis_server.url, lease=0.5)
+            reading = asyncio.ensure_future(holder.get(URL))
+            await upstream.started.wait()
+            started.set()
+            release.wait(120)  # this replica's loop stops, as a hung or killed process's does
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+            await holder.aclose()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=stopping_replica, daemon=True)
+    thread.start()
     survivor = replica(Upstream(pause=0), redis_server.url, lease=0.5)
-    stuck = asyncio.ensure_future(dying.get(URL))
-    await asyncio.wait_for(upstream.started.wait(), 30)
     try:
-        # The survivor waits on the lease, which expires; then it fetches itself.
+        assert await asyncio.to_thread(started.wait, 30)
+        # The survivor waits on the lease, nobody renews it, it expires: the survivor reads.
         answer = await asyncio.wait_for(survivor.get(URL), 60)
         assert answer.status_code == 200
         assert survivor.shared is not None and survivor.shared.fetched == 1
     finally:
-        stuck.cancel()
-        upstream.hold.set()
-        await _close(dying, survivor)
+        release.set()
+        await asyncio.to_thread(thread.join, 30)
+        await survivor.aclose()
+
+
+async def test_a_slow_holder_keeps_its_lease_so_nobody_reads_twice(redis_server) -> None:  # type: ignore[no-untyped-def]
+    upstream = Upstream(pause=1.0)  # three times the lease
+    fleet = [replica(upstream, redis_server.url, lease=0.3) for _ in range(3)]
+    try:
+        answers = await asyncio.gather(*(fleet[i % 3].get(URL) for i in range(9)))
+        assert {a.json()["n"] for a in answers} == {1}
+        assert upstream.calls == 1
+    finally:
+        await _close(*fleet)
 
 
 async def test_invalidation_deletes_the_shared_entry_for_every_replica(redis_server) -> None:  # type: ignore[no-untyped-def]
@@ -175,3 +204,22 @@ async def test_a_stopped_redis_loses_no_read_logs_once_and_sharing_comes_back(  
         assert any("back" in r.getMessage() for r in caplog.records)
     finally:
         await _close(one, two)
+
+
+async def test_a_fast_upstream_is_still_read_once_per_resource(redis_server) -> None:  # type: ignore[no-untyped-def]
+    # Instant answers and staggered starts: replicas arrive before, during and just after the
+    # holder's read, and none reads again.
+    upstream = Upstream(pause=0)
+    fleet = [replica(upstream, redis_server.url) for _ in range(3)]
+    try:
+        async def late(one: FetchApi, url: str, delay: float) -> None:
+            await asyncio.sleep(delay)
+            await one.get(url)
+
+        for number in range(40):
+            url = f"https://vendor.test/resource/{number}"
+            # Staggered starts land some replicas in the moment the holder finishes.
+            await asyncio.gather(*(late(fleet[i % 3], url, i * 0.0005) for i in range(12)))
+            assert upstream.calls == number + 1
+    finally:
+        await _close(*fleet)

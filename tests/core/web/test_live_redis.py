@@ -17,7 +17,7 @@ from greenroom.web import create_app
 from greenroom_pagerduty.simulator import CHECKOUT_INTEGRATION_KEY
 from greenroom_pagerduty.simulator import create_app as create_simulator
 
-from .test_web_live import TOKEN, EventReader, _incident_reads, _serve, _webhook
+from .test_live import TOKEN, EventReader, _incident_reads, _serve, _webhook
 
 CHECKOUT = "component:default/checkout"
 SECRET = "live-test-webhook-secret"
