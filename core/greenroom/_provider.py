@@ -121,6 +121,7 @@ class TriggerRequest:
 
     ``dedup_key`` makes a repeated submit of the same form open one incident, not two.
     ``targets`` are vendor target ids (users, policies) the provider offered in its dialog.
+    ``urgency`` is the urgency the person chose (None: as the vendor's service decides).
     """
 
     summary: str
@@ -130,6 +131,7 @@ class TriggerRequest:
     targets: tuple[str, ...] = ()
     incident_id: str | None = None
     start_time: datetime | None = None
+    urgency: str | None = None
 
 
 @dataclass(frozen=True)

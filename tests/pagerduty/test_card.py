@@ -137,7 +137,7 @@ async def test_empty_escalation_policy_and_paging(show):
 
 async def test_incidents_past_the_cap_say_so(show, simulator):
     for n in range(80):
-        simulator.state.trigger(LEGACY_SERVICE_ID, f"Extra {n}", f"extra-{n}", "low")
+        simulator.state.trigger(LEGACY_SERVICE_ID, f"Extra {n}", f"extra-{n}", "info")
     html = await show(LEGACY)
     words = text(html)
     assert "Showing the first 100 incidents." in words
@@ -221,7 +221,7 @@ async def test_failed_trigger_keeps_input_and_opens_dialog(show):
 
 
 async def test_vendor_text_is_escaped(show, simulator):
-    simulator.state.trigger(CHECKOUT_SERVICE_ID, "<script>alert(1)</script>", "xss", "high")
+    simulator.state.trigger(CHECKOUT_SERVICE_ID, "<script>alert(1)</script>", "xss", "critical")
     html = await show()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -426,7 +426,11 @@ def test_scopes_cover_every_operation_the_plugin_calls(contract: Any) -> None:
         ("get", "/services/{id}/change_events"),
         ("get", "/incidents"),
         ("get", "/incidents/{id}"),
+        ("post", "/incidents"),
         ("put", "/incidents/{id}"),
+        ("get", "/incidents/{id}/log_entries"),
+        ("get", "/incidents/{id}/notes"),
+        ("post", "/incidents/{id}/notes"),
         ("get", "/oncalls"),
     ]
     needed = {contract.rest["paths"][p][m]["x-pd-requires-scope"] for m, p in called}

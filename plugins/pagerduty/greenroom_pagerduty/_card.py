@@ -27,6 +27,7 @@ from ._client import INCIDENT_CAP, INTEGRATION_KEY_ANNOTATION, dedup_key_for
 from ._config import PagerDutySettings
 from ._payloads import ServicePayload
 from ._provider import NO_INTEGRATION_KEY, SEVERITIES, PagerDutyProvider, is_pagerduty_available
+from ._urgency import URGENCIES, urgency_choosable, urgency_hint
 
 pagerduty_api_ref = create_api_ref(
     "plugin.pagerduty.api", description="PagerDuty incidents, on-call and actions", type=object
@@ -37,20 +38,6 @@ READ_ONLY = (
     "PagerDuty actions are turned off in this portal (plugins.pagerduty.readOnly); "
     "act in PagerDuty itself"
 )
-
-
-def urgency_hint(service: ServicePayload | None) -> str:
-    """What urgency a new incident gets, from the service's urgency rule (PagerDuty sets it;
-    the Events API cannot choose it)."""
-    rule = service.incident_urgency_rule if service is not None else None
-    kind = rule.type if rule is not None else None
-    if kind == "constant" and rule is not None and rule.urgency:
-        return f"Incidents of this service are {rule.urgency} urgency."
-    if kind == "severity_based":
-        return "Urgency follows severity: critical and error are high, warning and info low."
-    if kind == "use_support_hours":
-        return "Urgency depends on the service's support hours."
-    return ""
 
 
 def error_text(exc: ProviderError) -> str:
@@ -114,6 +101,7 @@ async def render(ctx: CardContext) -> str:
             ),
             _section(_nothing() if settings.disable_on_call else provider.on_call(entity)),
         )
+    rule = service.incident_urgency_rule if service is not None else None
     has_key = bool((entity.annotations.get(INTEGRATION_KEY_ANNOTATION) or "").strip())
     prefill = ctx.form if ctx.form_action == "trigger" else {}
     return str(
@@ -135,7 +123,10 @@ async def render(ctx: CardContext) -> str:
             details=prefill.get("details", ""),
             severity=prefill.get("severity") or "error",
             severities=SEVERITIES,
-            urgency_hint=urgency_hint(service),
+            urgency_hint=urgency_hint(rule),
+            # Offered only where the service's rule leaves the urgency open.
+            urgencies=URGENCIES if urgency_choosable(rule) else (),
+            urgency=prefill.get("urgency", ""),
             # A fresh nonce per rendered form; a resubmit of the same form reuses it.
             nonce=prefill.get("nonce") or secrets.token_urlsafe(12),
             dialog_open=bool(prefill),
@@ -158,11 +149,19 @@ async def trigger(ctx: CardContext, form: Mapping[str, str]) -> ActionResult:
         return ActionResult(
             f"Failed to trigger alarm. Choose a severity: {', '.join(SEVERITIES)}.", ok=False
         )
+    urgency = (form.get("urgency") or "").strip()
+    if urgency and urgency not in URGENCIES:
+        return ActionResult(
+            f"Failed to trigger alarm. Choose an urgency: {', '.join(URGENCIES)}, or leave it "
+            "to the service.",
+            ok=False,
+        )
     request = TriggerRequest(
         summary=description,
         details=(form.get("details") or "").strip(),
         severity=severity,
         dedup_key=dedup_key_for(ctx.entity, description, form.get("nonce", "")),
+        urgency=urgency or None,
     )
     try:
         outcome = await provider.trigger(ctx.entity, request, ctx.identity)

@@ -41,7 +41,7 @@ TOKEN_PATH = "/oauth/token"
 #: operation the plugin calls in PagerDuty's REST API description:
 #: services.read (GET /services, /services/{id}, /services/{id}/change_events),
 #: incidents.read (GET /incidents, /incidents/{id}, /incidents/{id}/log_entries and /notes),
-#: incidents.write (PUT /incidents/{id}, POST /incidents/{id}/notes),
+#: incidents.write (POST /incidents, PUT /incidents/{id}, POST /incidents/{id}/notes),
 #: oncalls.read (GET /oncalls).
 SCOPES: tuple[str, ...] = ("services.read", "incidents.read", "incidents.write", "oncalls.read")
 

@@ -54,9 +54,19 @@ class EscalationPolicyPayload(_Payload):
         return self.name or self.summary or self.id
 
 
-class UrgencyRule(_Payload):
+class SupportHoursUrgency(_Payload):
     type: str | None = None
     urgency: str | None = None
+
+
+class UrgencyRule(_Payload):
+    """A service's ``incident_urgency_rule``: ``constant`` (``urgency`` high, low or
+    severity_based) or ``use_support_hours`` (one rule during, one outside)."""
+
+    type: str | None = None
+    urgency: str | None = None
+    during_support_hours: SupportHoursUrgency | None = None
+    outside_support_hours: SupportHoursUrgency | None = None
 
 
 class ServicePayload(_Payload):

@@ -41,6 +41,7 @@ from ._client import (
 from ._config import PagerDutyAccount
 from ._index import MAX_OFFSET_PLUS_LIMIT
 from ._payloads import ChangeEventPayload, IncidentPayload, OnCallPayload, UserPayload
+from ._urgency import URGENCIES, urgency_choosable, urgency_hint
 
 PROVIDER_ID = "pagerduty"
 NO_INTEGRATION_KEY = "Must provide an integration-key to create incidents"
@@ -251,6 +252,8 @@ class PagerDutyProvider:
                 f"Severity must be one of {', '.join(SEVERITIES)}, not {request.severity!r}"
             )
         account = self.client.account_for_entity(entity)
+        if request.urgency:
+            return await self._create_with_urgency(entity, request, summary, user)
         response = await self.client.trigger_incident(
             account,
             integration_key=integration_key,
@@ -263,6 +266,46 @@ class PagerDutyProvider:
         )
         return ActionOutcome(
             f"Alarm successfully triggered by {user.name}", incident_id=response.dedup_key
+        )
+
+    async def _create_with_urgency(
+        self, entity: Entity, request: TriggerRequest, summary: str, user: Identity
+    ) -> ActionOutcome:
+        """The Events API cannot choose an urgency: ``POST /incidents`` can, on a service whose
+        rule leaves it open (see ``_urgency.py``)."""
+        if request.urgency not in URGENCIES:
+            raise ProviderError(
+                f"Urgency must be one of {', '.join(URGENCIES)}, not {request.urgency!r}"
+            )
+        if not user.email:
+            raise MissingSettingError(
+                "PagerDuty records who created an incident by email address (the From "
+                "header), and you are signed in without one; leave the urgency to the service"
+            )
+        service = await self.client.service_for_entity(entity)
+        rule = service.incident_urgency_rule
+        if not urgency_choosable(rule):
+            raise ProviderError(
+                f"{service.display_name} sets the urgency itself ({urgency_hint(rule)}); "
+                "leave the urgency to the service"
+            )
+        # POST /incidents has no severity (an event's field): keep it in the details.
+        details = "\n\n".join(
+            part for part in (request.details.strip(), f"Severity: {request.severity}") if part
+        )
+        incident = await self.client.create_incident(
+            self.client.account_for_entity(entity),
+            service_id=service.id,
+            title=summary,
+            urgency=request.urgency,
+            incident_key=request.dedup_key or dedup_key_for(entity, summary),
+            details=details,
+            from_email=user.email,
+        )
+        return ActionOutcome(
+            f"Incident {incident.incident_number or incident.id} created by {user.name} with "
+            f"{incident.urgency or request.urgency} urgency",
+            incident_id=incident.id,
         )
 
     async def acknowledge(self, entity: Entity, incident_id: str, user: Identity) -> ActionOutcome:

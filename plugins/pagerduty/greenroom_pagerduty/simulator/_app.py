@@ -376,6 +376,44 @@ def _add_rest_routes(app: FastAPI, state: PagerDutyState, control: SimulatorCont
         state.set_status(inc, wanted, user.id if user else None)
         return {"incident": payloads.incident(state, inc)}
 
+    @app.post("/incidents")
+    async def create_incident(request: Request) -> Any:
+        sender = request.headers.get("from", "")
+        if not _EMAIL.match(sender):
+            return JSONResponse(
+                payloads.error(
+                    2001,
+                    "Invalid Input Provided",
+                    ["A valid email address of a user is required in the From header"],
+                ),
+                400,
+            )
+        try:
+            wanted = (await request.json())["incident"]
+            kind, title, service_ref = wanted["type"], wanted["title"], wanted["service"]
+            service_id = service_ref["id"]
+        except (ValueError, KeyError, TypeError):
+            return _invalid("incident.type, incident.title and incident.service are required")
+        if kind != "incident":
+            return _invalid("incident.type must be incident")
+        if not isinstance(title, str) or not title.strip():
+            return _invalid("incident.title must not be empty")
+        if service_ref.get("type") != "service_reference" or service_id not in state.services:
+            return _invalid("incident.service must reference a service of this account")
+        urgency = wanted.get("urgency")
+        if urgency is not None and urgency not in {"high", "low"}:
+            return _invalid("incident.urgency must be high or low")
+        body = wanted.get("body") or {}
+        details = body.get("details", "") if isinstance(body, dict) else ""
+        user = state.user_by_email(sender)
+        created = state.create(
+            service_id, title.strip(), incident_key=str(wanted.get("incident_key") or ""),
+            urgency=urgency, user_id=user.id if user else None, details=str(details),
+        )
+        if created is None:
+            return _invalid("Open incident with matching incident_key already exists")
+        return JSONResponse({"incident": payloads.incident(state, created)}, 201)
+
     @app.get("/oncalls")
     async def list_oncalls(request: Request) -> Any:
         page = _page(request)
@@ -493,8 +531,7 @@ def _add_events_routes(app: FastAPI, state: PagerDutyState, control: SimulatorCo
         if action == "trigger":
             assert isinstance(payload, dict)
             key = dedup_key or uuid.uuid4().hex
-            urgency = "low" if payload["severity"] in {"warning", "info"} else "high"
-            state.trigger(service.id, payload["summary"], key, urgency)
+            state.trigger(service.id, payload["summary"], key, payload["severity"])
         else:
             assert isinstance(dedup_key, str)
             key = dedup_key

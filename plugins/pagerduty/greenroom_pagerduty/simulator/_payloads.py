@@ -157,7 +157,7 @@ def service(state: PagerDutyState, svc: SimService, include: set[str]) -> dict[s
                 "html_url": f"{state.html_base}/teams/PT{svc.team[:5].upper().ljust(5, 'X')}",
             }
         ],
-        "incident_urgency_rule": {"type": "constant", "urgency": "high"},
+        "incident_urgency_rule": svc.urgency_rule,
     }
 
 

@@ -53,6 +53,41 @@ class SimPolicy:
     levels: list[list[tuple[str, str]]]
 
 
+#: A service's ``incident_urgency_rule`` (PagerDuty REST API, IncidentUrgencyRule): ``type``
+#: ``constant`` with ``urgency`` ``high``, ``low`` or ``severity_based`` (an event's severity
+#: decides: critical and error are high, warning and info low), or ``use_support_hours`` with
+#: one rule ``during_support_hours`` and one ``outside_support_hours``.
+HIGH_RULE: dict[str, Any] = {"type": "constant", "urgency": "high"}
+LOW_RULE: dict[str, Any] = {"type": "constant", "urgency": "low"}
+SEVERITY_RULE: dict[str, Any] = {"type": "constant", "urgency": "severity_based"}
+SUPPORT_HOURS_RULE: dict[str, Any] = {
+    "type": "use_support_hours",
+    "during_support_hours": {"type": "constant", "urgency": "high"},
+    "outside_support_hours": {"type": "constant", "urgency": "low"},
+}
+#: The simulated services' support hours: 09:00 to 17:00 UTC, Monday to Friday.
+SUPPORT_HOURS = (9, 17)
+
+
+def urgency_by_rule(rule: dict[str, Any], at: datetime, severity: str | None = None) -> str:
+    """The urgency PagerDuty gives a new incident of a service with ``rule``."""
+    if rule.get("type") == "use_support_hours":
+        moment = at.astimezone(UTC)
+        during = moment.weekday() < 5 and SUPPORT_HOURS[0] <= moment.hour < SUPPORT_HOURS[1]
+        inner = rule.get("during_support_hours" if during else "outside_support_hours") or {}
+        return urgency_by_rule(inner, at, severity)
+    urgency = str(rule.get("urgency") or "high")
+    if urgency == "severity_based":
+        return "low" if severity in {"warning", "info"} else "high"
+    return urgency
+
+
+def urgency_choosable(rule: dict[str, Any]) -> bool:
+    """Whether the service leaves a new incident's urgency open (dynamic notifications:
+    severity-based or support hours) rather than fixing it (a constant high or low rule)."""
+    return rule.get("type") == "use_support_hours" or rule.get("urgency") == "severity_based"
+
+
 @dataclass
 class SimService:
     id: str
@@ -63,6 +98,7 @@ class SimService:
     integration_key: str
     team: str = "Engineering"
     created_at: datetime = field(default_factory=lambda: datetime(2023, 3, 1, tzinfo=UTC))
+    urgency_rule: dict[str, Any] = field(default_factory=lambda: dict(HIGH_RULE))
 
 
 @dataclass
@@ -82,6 +118,9 @@ class SimIncident:
     resolved_by: str | None = None
     updated_at: datetime | None = None
     alerts: int = 1
+    #: Who created it through ``POST /incidents`` (None: an event opened it), and its body.
+    created_by: str | None = None
+    details: str = ""
 
 
 @dataclass
@@ -232,6 +271,7 @@ class PagerDutyState:
                 "PINTCHK",
                 CHECKOUT_INTEGRATION_KEY,
                 "Commerce",
+                urgency_rule=SEVERITY_RULE,
             ),
             SimService(
                 SEARCH_SERVICE_ID,
@@ -241,6 +281,7 @@ class PagerDutyState:
                 "PINTSRC",
                 self.new_hex(),
                 "Discovery",
+                urgency_rule=LOW_RULE,
             ),
             SimService(
                 PAYMENTS_SERVICE_ID,
@@ -250,6 +291,7 @@ class PagerDutyState:
                 "PINTPAY",
                 PAYMENTS_INTEGRATION_KEY,
                 "Payments",
+                urgency_rule=SUPPORT_HOURS_RULE,
             ),
             SimService(
                 LEGACY_SERVICE_ID,
@@ -259,6 +301,7 @@ class PagerDutyState:
                 "PINTLGC",
                 self.new_hex(),
                 "Platform",
+                urgency_rule=LOW_RULE,
             ),
             SimService(
                 IDENTITY_SERVICE_ID,
@@ -285,7 +328,6 @@ class PagerDutyState:
                 f"Batch job {n + 1:02d} exceeded its window",
                 "triggered",
                 60 * 24 * 3 - n * 90,
-                urgency="low",
             )
         self._seed_changes()
 
@@ -337,11 +379,13 @@ class PagerDutyState:
             resolved = acked + timedelta(minutes=self.rng.randint(5, 240))
             responder = self.on_call_user_ids(self.services[service_id].policy_id, created)
             who = responder[0] if responder else "PUSR0MH"
+            title = self.rng.choice(titles)
+            # Drawn for every service so the seeded history stays the same; only a
+            # severity-based rule lets the draw (standing for the event's severity) decide.
+            severity = self.rng.choice(["critical", "error", "warning"])
+            rule = self.services[service_id].urgency_rule
             incident = self._add_incident(
-                service_id,
-                self.rng.choice(titles),
-                created,
-                urgency=self.rng.choice(["high", "high", "low"]),
+                service_id, title, created, urgency=urgency_by_rule(rule, created, severity)
             )
             incident.status = "resolved"
             incident.acknowledged_at, incident.acknowledger_ids = acked, [who]
@@ -350,10 +394,13 @@ class PagerDutyState:
             incident.assignee_ids = []
 
     def _seed_open(
-        self, service_id: str, title: str, status: str, minutes_ago: int, urgency: str = "high"
+        self, service_id: str, title: str, status: str, minutes_ago: int,
+        severity: str = "critical",
     ) -> None:
+        created = self.now - timedelta(minutes=minutes_ago)
+        rule = self.services[service_id].urgency_rule
         incident = self._add_incident(
-            service_id, title, self.now - timedelta(minutes=minutes_ago), urgency=urgency
+            service_id, title, created, urgency=urgency_by_rule(rule, created, severity)
         )
         if status == "acknowledged":
             incident.status = "acknowledged"
@@ -408,8 +455,11 @@ class PagerDutyState:
         self.incidents[incident.id] = incident
         return incident
 
-    def trigger(self, service_id: str, title: str, dedup_key: str, urgency: str) -> SimIncident:
-        """Events API trigger: reuse the open incident with this dedup key, or open one."""
+    def trigger(self, service_id: str, title: str, dedup_key: str, severity: str) -> SimIncident:
+        """Events API trigger: reuse the open incident with this dedup key, or open one (its
+        urgency from the service's rule; the Events API cannot choose it)."""
+        urgency = urgency_by_rule(self.services[service_id].urgency_rule, datetime.now(UTC),
+                                  severity)
         for incident in self.incidents.values():
             if (
                 incident.service_id == service_id
@@ -422,6 +472,29 @@ class PagerDutyState:
             service_id, title, datetime.now(UTC), urgency=urgency, key=dedup_key
         )
         self._changed(incident, "incident.triggered", None)
+        return incident
+
+    def create(
+        self, service_id: str, title: str, *, incident_key: str, urgency: str | None,
+        user_id: str | None, details: str = "",
+    ) -> SimIncident | None:
+        """REST ``POST /incidents``: a new incident, or None when an open incident of the
+        service has this ``incident_key`` (PagerDuty refuses the request then). Without an
+        urgency the service's rule decides (no severity: a severity-based rule gives high)."""
+        if any(
+            i.service_id == service_id and i.incident_key == incident_key
+            and i.status != "resolved"
+            for i in self.incidents.values()
+        ):
+            return None
+        now = datetime.now(UTC)
+        incident = self._add_incident(
+            service_id, title, now,
+            urgency=urgency or urgency_by_rule(self.services[service_id].urgency_rule, now),
+            key=incident_key or self.new_hex(),
+        )
+        incident.created_by, incident.details = user_id, details
+        self._changed(incident, "incident.triggered", user_id)
         return incident
 
     def _changed(self, incident: SimIncident, event_type: str, user_id: str | None) -> None:
