@@ -33,7 +33,11 @@ class ServedApp:
 
 @contextmanager
 def serve_app(
-    app: Any, *, lifespan: Literal["auto", "on", "off"] = "off", start_timeout: float = 60.0, **options: Any
+    app: Any,
+    *,
+    lifespan: Literal["auto", "on", "off"] = "off",
+    start_timeout: float = 60.0,
+    **options: Any,
 ) -> Iterator[ServedApp]:
     """Serve ``app`` on a free loopback port in a background thread until the block ends.
 
