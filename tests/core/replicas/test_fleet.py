@@ -241,6 +241,37 @@ def test_fifty_viewers_on_three_replicas_make_one_upstream_call_per_resource(
                                if "greenroom.access" not in line][-20:])
 
 
+def test_serve_with_workers_joins_the_fleet_and_reads_nothing_it_already_read(
+    fleet: Fleet,
+) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENROOM_")}
+    log = fleet.logs[0].parent / "workers.log"
+    process = _start(
+        [sys.executable, "-m", "greenroom.cli", "serve", "--config",
+         str(fleet.logs[0].parent / "app-config.yaml"), "--port", str(port), "--workers", "2"],
+        log, {**env, "GREENROOM_DATA": str(log.parent / "data-workers")},
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _until(lambda: process.poll() is not None or _answers(f"{url}/healthz"),
+               "the workers start", timeout=180)
+        assert process.poll() is None, log.read_text()
+        before = fleet.vendor.reads()
+        with httpx.Client(base_url=url, timeout=60) as client:
+            pages = [client.get(CHECKOUT) for _ in range(10)]
+        assert {p.status_code for p in pages} == {200}
+        assert "card card-error" not in pages[-1].text
+        # Both workers' reads came from the fleet's shared cache, not the vendor.
+        assert fleet.vendor.reads() - before == Counter()
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def _acknowledge_forms(html: str) -> set[str]:
     return set(re.findall(
         r'action="[^"]*/actions/pagerduty/acknowledge"[^>]*>.*?name="incident_id" value="([^"]+)"',
