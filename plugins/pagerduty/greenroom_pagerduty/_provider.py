@@ -145,6 +145,11 @@ class PagerDutyProvider:
 
     async def bulk_coverage(self, entities: Sequence[Entity]) -> Mapping[str, CoverageCheck]:
         answer = await self._bulk(entities, self._coverage_list, "")
+        misconfigured = [e for e in answer.errors.values() if isinstance(e, MissingSettingError)]
+        if misconfigured:
+            # The portal then checks entity by entity, each with its own reason (an account
+            # the config lacks is worth saying, not "did not answer").
+            raise misconfigured[0]
         # An entity whose check failed (the vendor is unreachable) is left out: the portal
         # then reports it as annotated but unconfirmed, as it does for check_coverage.
         return {ref: found[0] for ref, found in answer.found.items() if found}
