@@ -23,27 +23,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 import yaml
 
 from greenroom import Entity, FetchApi
 from greenroom._catalog import load_catalog
+from greenroom.testing import ServedApp, generated_catalog, serve_app
 from greenroom_pagerduty import PagerDutyClient
 from greenroom_pagerduty.simulator import create_app as pagerduty_app
-from greenroom_pagerduty.simulator import generated_service
+from greenroom_pagerduty.simulator import generated_annotations as pagerduty_annotations
 from greenroom_splunk_on_call.simulator import create_app as splunk_app
-from greenroom_splunk_on_call.simulator import generated_routing_key, generated_team_name
+from greenroom_splunk_on_call.simulator import generated_annotations as splunk_annotations
 
 PD_TOKEN = "bench-token"
 VO_ID, VO_KEY = "bench-id", "bench-key"
@@ -56,66 +56,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Server:
-    """An ASGI app on a loopback port, in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="error", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-def catalog_documents(size: int, account: int) -> list[dict[str, Any]]:
-    documents = []
-    for n in range(size):
-        annotations: dict[str, str] = {}
-        slot = n // 3 % account + 1
-        if n % 3 == 0:
-            service_id, key = generated_service(slot)
-            if n % 2:
-                annotations["pagerduty.com/service-id"] = service_id
-            else:
-                annotations["pagerduty.com/integration-key"] = key
-        elif n % 3 == 1:
-            if n % 2:
-                annotations["splunk.com/on-call-team"] = generated_team_name(slot)
-            else:
-                annotations["splunk.com/on-call-routing-key"] = generated_routing_key(slot)
-        documents.append(
-            {
-                "apiVersion": "backstage.io/v1alpha1",
-                "kind": "Component",
-                "metadata": {
-                    "name": f"svc-{n:05d}",
-                    "title": f"Service {n:05d}",
-                    "description": f"Generated component number {n}",
-                    "annotations": annotations,
-                },
-                "spec": {
-                    "type": "service",
-                    "lifecycle": "production",
-                    "owner": f"team-{n % 40:02d}",
-                },
-            }
-        )
-    return documents
-
-
 def write_config(folder: Path, size: int, account: int, pd_url: str, vo_url: str) -> Path:
     (folder / "catalog-info.yaml").write_text(
-        yaml.safe_dump_all(catalog_documents(size, account), sort_keys=False)
+        yaml.safe_dump_all(
+            generated_catalog(
+                size, [pagerduty_annotations, splunk_annotations, None], account=account
+            ),
+            sort_keys=False,
+        )
     )
     config = {
         "catalog": {"locations": [{"type": "file", "target": "catalog-info.yaml"}]},
@@ -133,6 +81,8 @@ def write_config(folder: Path, size: int, account: int, pd_url: str, vo_url: str
         },
         "pagerDuty": {"eventsBaseUrl": f"{pd_url}/v2"},
         "coverage": {"rules": [{"name": "components", "kinds": ["Component"]}]},
+        # `greenroom serve` refuses a portal without a sign-in choice; guests read, as here.
+        "auth": {"allowGuests": True},
     }
     path = folder / "app-config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -146,7 +96,7 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def upstream(pd: Server, vo: Server) -> int:
+def upstream(pd: ServedApp, vo: ServedApp) -> int:
     return len(pd.app.state.control.requests) + len(vo.app.state.simulator.requests)
 
 
@@ -194,78 +144,81 @@ async def per_entity_calls(pd_url: str, catalog_file: Path) -> int:
 
 def run_size(size: int, baseline_calls: bool) -> dict[str, Any]:
     account = max(1, size // 3)
-    pd = Server(pagerduty_app(token=PD_TOKEN, scale=account))
-    vo = Server(
-        splunk_app(api_id=VO_ID, api_key=VO_KEY, rate_limit_per_minute=10**7, scale=account)
-    )
+    with contextlib.ExitStack() as servers:
+        pd = servers.enter_context(serve_app(pagerduty_app(token=PD_TOKEN, scale=account)))
+        vo = servers.enter_context(serve_app(
+            splunk_app(api_id=VO_ID, api_key=VO_KEY, rate_limit_per_minute=10**7, scale=account)
+        ))
+        return measure_size(size, baseline_calls, account, pd, vo)
+
+
+def measure_size(
+    size: int, baseline_calls: bool, account: int, pd: ServedApp, vo: ServedApp
+) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="greenroom-scale-"))
     config = write_config(folder, size, account, pd.url, vo.url)
     result: dict[str, Any] = {"size": size}
-    try:
-        # Catalog load and search, in this process, beside their baselines.
-        text = (folder / "catalog-info.yaml").read_text()
-        start = time.perf_counter()
-        list(yaml.load_all(text, Loader=yaml.CSafeLoader))
-        result["yaml_only"] = time.perf_counter() - start
-        start = time.perf_counter()
-        catalog = load_catalog([{"type": "file", "target": "catalog-info.yaml"}], folder)
-        result["load"] = time.perf_counter() - start
-        start = time.perf_counter()
-        for query in ("svc-00042", "generated 7", "team-03"):
-            catalog.search(query)
-        catalog.search("", owner="team-05")
-        result["search"] = (time.perf_counter() - start) / 4
-        start = time.perf_counter()
-        for query in ("svc-00042", "generated 7", "team-03", "team-05"):
-            [e for e in catalog.entities if query in (e.description or "") + e.name]
-        result["scan"] = (time.perf_counter() - start) / 4
+    # Catalog load and search, in this process, beside their baselines.
+    text = (folder / "catalog-info.yaml").read_text()
+    start = time.perf_counter()
+    list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+    result["yaml_only"] = time.perf_counter() - start
+    start = time.perf_counter()
+    catalog = load_catalog([{"type": "file", "target": "catalog-info.yaml"}], folder)
+    result["load"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for query in ("svc-00042", "generated 7", "team-03"):
+        catalog.search(query)
+    catalog.search("", owner="team-05")
+    result["search"] = (time.perf_counter() - start) / 4
+    start = time.perf_counter()
+    for query in ("svc-00042", "generated 7", "team-03", "team-05"):
+        [e for e in catalog.entities if query in (e.description or "") + e.name]
+    result["scan"] = (time.perf_counter() - start) / 4
 
-        port = free_port()
-        env = {**os.environ, "GREENROOM_DATA": str(folder / "data")}
-        before = upstream(pd, vo)
-        portal = subprocess.Popen(
-            [sys.executable, "-m", "greenroom.cli", "serve", "--config", str(config),
-             "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            started = time.perf_counter()
-            with httpx.Client(base_url=base, timeout=120) as client:
-                while True:
-                    try:
-                        if client.get("/healthz").status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    if portal.poll() is not None:
-                        raise RuntimeError(portal.stderr.read().decode() if portal.stderr else "")
-                    time.sleep(0.1)
-                result["startup"] = time.perf_counter() - started
-                result["startup_calls"] = upstream(pd, vo) - before
-                result["healthz"] = view(client, "/healthz")
-                for page in PAGES:
-                    path = "/catalog/default/component/svc-00000" if page == "ENTITY" else page
-                    calls = upstream(pd, vo)
-                    first, total, size_bytes, status = view(client, path)
-                    result[page] = (first, total, size_bytes, upstream(pd, vo) - calls,
-                                    rss_mb(portal.pid), status)
-                # A second view of the home page within the cache lifetime.
+    port = free_port()
+    env = {**os.environ, "GREENROOM_DATA": str(folder / "data")}
+    before = upstream(pd, vo)
+    portal = subprocess.Popen(
+        [sys.executable, "-m", "greenroom.cli", "serve", "--config", str(config),
+         "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.perf_counter()
+        with httpx.Client(base_url=base, timeout=120) as client:
+            while True:
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if portal.poll() is not None:
+                    raise RuntimeError(portal.stderr.read().decode() if portal.stderr else "")
+                time.sleep(0.1)
+            result["startup"] = time.perf_counter() - started
+            result["startup_calls"] = upstream(pd, vo) - before
+            result["healthz"] = view(client, "/healthz")
+            for page in PAGES:
+                path = "/catalog/default/component/svc-00000" if page == "ENTITY" else page
                 calls = upstream(pd, vo)
-                result["/ again"] = (*view(client, "/")[:3], upstream(pd, vo) - calls,
-                                     rss_mb(portal.pid), 200)
-        finally:
-            portal.terminate()
-            portal.wait(10)
-        if baseline_calls:
-            pd.app.state.control.requests.clear()
-            result["per_entity_calls"] = asyncio.run(
-                per_entity_calls(pd.url, folder / "catalog-info.yaml")
-            )
-        return result
+                first, total, size_bytes, status = view(client, path)
+                result[page] = (first, total, size_bytes, upstream(pd, vo) - calls,
+                                rss_mb(portal.pid), status)
+            # A second view of the home page within the cache lifetime.
+            calls = upstream(pd, vo)
+            result["/ again"] = (*view(client, "/")[:3], upstream(pd, vo) - calls,
+                                 rss_mb(portal.pid), 200)
     finally:
-        pd.stop()
-        vo.stop()
+        portal.terminate()
+        portal.wait(10)
+    if baseline_calls:
+        pd.app.state.control.requests.clear()
+        result["per_entity_calls"] = asyncio.run(
+            per_entity_calls(pd.url, folder / "catalog-info.yaml")
+        )
+    return result
 
 
 def main() -> None:

@@ -19,18 +19,16 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from greenroom._portal import build_portal
+from greenroom.testing import serve_app
 from greenroom.web import create_app
 from greenroom_pagerduty.simulator import CHECKOUT_INTEGRATION_KEY
 from greenroom_pagerduty.simulator import create_app as create_simulator
@@ -38,32 +36,6 @@ from greenroom_pagerduty.simulator import create_app as create_simulator
 TOKEN = "bench-token"
 ENTITY = "/catalog/default/component/checkout"
 REF = "component:default/checkout"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, app: Any) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        port = int(self.url.rsplit(":", 1)[1])
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        if self.thread.is_alive():
-            self.server.force_exit = True
-            self.thread.join(10)
 
 
 def portal_app(folder: Path, simulator_url: str, ttl: float) -> Any:
@@ -137,35 +109,32 @@ async def polling_viewer(url: str, seconds: float, every: float, tally: Tally) -
 
 def run(mode: str, args: argparse.Namespace) -> tuple[int, int, Tally, list[str]]:
     simulator_app = create_simulator(token=TOKEN)
-    simulator = Server(simulator_app)
-    simulator.state = simulator_app.state  # type: ignore[attr-defined]
-    with tempfile.TemporaryDirectory() as folder:
-        portal = Server(portal_app(Path(folder), simulator.url, args.ttl))
-        try:
-            # What one page view reads (the watched resources), measured, then forgotten.
-            httpx.get(portal.url + ENTITY, timeout=30)
-            resources = sorted(set(upstream(simulator)))
-            simulator_app.state.control.requests.clear()
-            time.sleep(args.ttl + 0.1)
-            tally = Tally()
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        serve_app(simulator_app) as simulator,
+        serve_app(portal_app(Path(folder), simulator.url, args.ttl), lifespan="on") as portal,
+    ):
+        # What one page view reads (the watched resources), measured, then forgotten.
+        httpx.get(portal.url + ENTITY, timeout=30)
+        resources = sorted(set(upstream(simulator_app)))
+        simulator_app.state.control.requests.clear()
+        time.sleep(args.ttl + 0.1)
+        tally = Tally()
 
-            async def viewers() -> None:
-                if mode == "live":
-                    jobs = [
-                        live_viewer(portal.url, args.seconds, tally) for _ in range(args.viewers)
-                    ]
-                else:
-                    jobs = [
-                        polling_viewer(portal.url, args.seconds, args.reload, tally)
-                        for _ in range(args.viewers)
-                    ]
-                await asyncio.gather(*jobs)
+        async def viewers() -> None:
+            if mode == "live":
+                jobs = [
+                    live_viewer(portal.url, args.seconds, tally) for _ in range(args.viewers)
+                ]
+            else:
+                jobs = [
+                    polling_viewer(portal.url, args.seconds, args.reload, tally)
+                    for _ in range(args.viewers)
+                ]
+            await asyncio.gather(*jobs)
 
-            asyncio.run(viewers())
-            calls = len(upstream(simulator))
-        finally:
-            portal.stop()
-            simulator.stop()
+        asyncio.run(viewers())
+        calls = len(upstream(simulator_app))
     return len(resources), calls, tally, resources
 
 

@@ -8,24 +8,21 @@ teams. The simulators count every request they answer.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 import yaml
 from fastapi.testclient import TestClient
 
 from greenroom._portal import build_portal
+from greenroom.testing import ServedApp, generated_catalog, serve_app
 from greenroom.web import create_app
 from greenroom_pagerduty.simulator import create_app as pagerduty_app
-from greenroom_pagerduty.simulator import generated_service
+from greenroom_pagerduty.simulator import generated_annotations as pagerduty_annotations
 from greenroom_splunk_on_call.simulator import create_app as splunk_app
-from greenroom_splunk_on_call.simulator import generated_routing_key, generated_team_name
+from greenroom_splunk_on_call.simulator import generated_annotations as splunk_annotations
 
 PD_TOKEN = "scale-test-token"
 VO_ID, VO_KEY = "scale-api-id", "scale-api-key"
@@ -33,78 +30,26 @@ VO_ID, VO_KEY = "scale-api-id", "scale-api-key"
 ACCOUNT_SIZE = 700
 
 
-@dataclass
-class Served:
-    url: str
-    app: Any
-
-
-def _serve(app: Any) -> Iterator[Served]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("a simulator did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Served(f"http://127.0.0.1:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+@pytest.fixture(scope="module")
+def pagerduty() -> Iterator[ServedApp]:
+    with serve_app(pagerduty_app(token=PD_TOKEN, scale=ACCOUNT_SIZE)) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
-def pagerduty() -> Iterator[Served]:
-    yield from _serve(pagerduty_app(token=PD_TOKEN, scale=ACCOUNT_SIZE))
-
-
-@pytest.fixture(scope="module")
-def splunk() -> Iterator[Served]:
+def splunk() -> Iterator[ServedApp]:
     # Splunk On-Call allows 60 calls a minute per endpoint; the count is what this test checks.
-    yield from _serve(
-        splunk_app(api_id=VO_ID, api_key=VO_KEY, rate_limit_per_minute=10**6, scale=ACCOUNT_SIZE)
-    )
+    app = splunk_app(api_id=VO_ID, api_key=VO_KEY, rate_limit_per_minute=10**6, scale=ACCOUNT_SIZE)
+    with serve_app(app) as served:
+        yield served
 
 
 def catalog_documents(size: int) -> list[dict[str, Any]]:
     """``size`` components: a third on PagerDuty, a third on Splunk On-Call, a third on
     neither, spread over the generated services and teams (several entities may share one)."""
-    documents = []
-    for n in range(size):
-        annotations: dict[str, str] = {}
-        slot = n // 3 % ACCOUNT_SIZE + 1
-        if n % 3 == 0:
-            service_id, key = generated_service(slot)
-            if n % 2:
-                annotations["pagerduty.com/service-id"] = service_id
-            else:
-                annotations["pagerduty.com/integration-key"] = key
-        elif n % 3 == 1:
-            if n % 2:
-                annotations["splunk.com/on-call-team"] = generated_team_name(slot)
-            else:
-                annotations["splunk.com/on-call-routing-key"] = generated_routing_key(slot)
-        documents.append(
-            {
-                "apiVersion": "backstage.io/v1alpha1",
-                "kind": "Component",
-                "metadata": {
-                    "name": f"svc-{n:05d}",
-                    "title": f"Service {n:05d}",
-                    "annotations": annotations,
-                },
-                "spec": {
-                    "type": "service",
-                    "lifecycle": "production",
-                    "owner": f"team-{n % 40:02d}",
-                },
-            }
-        )
-    return documents
+    return generated_catalog(
+        size, [pagerduty_annotations, splunk_annotations, None], account=ACCOUNT_SIZE
+    )
 
 
 def write_portal_config(
@@ -135,14 +80,14 @@ def write_portal_config(
     return path
 
 
-def upstream_requests(pagerduty: Served, splunk: Served) -> list[str]:
+def upstream_requests(pagerduty: ServedApp, splunk: ServedApp) -> list[str]:
     pd = [f"pagerduty {r.method} {r.path}" for r in pagerduty.app.state.control.requests]
     vo = [f"splunk {method} {path}" for method, path, _, _ in splunk.app.state.simulator.requests]
     return pd + vo
 
 
 def first_views(
-    tmp_path: Path, size: int, pagerduty: Served, splunk: Served
+    tmp_path: Path, size: int, pagerduty: ServedApp, splunk: ServedApp
 ) -> tuple[list[str], dict[str, str]]:
     """Start a portal on a catalog of ``size`` entities, open /, /incidents and /oncall once;
     the upstream requests that took, and each page's text."""

@@ -18,6 +18,7 @@ from .._identity import Identity
 from .._plugin import ActionResult, Card, CardContext
 from .._render import card_template_renderer
 from ._conformance import IncidentProviderConformance
+from ._loopback import Annotator, ServedApp, generated_catalog, serve_app
 
 TEST_USER = Identity(
     user_id="test-user", email="test.user@example.com", display_name="Test User",
@@ -84,9 +85,13 @@ def _package_of(card: Card) -> str | None:
 
 __all__ = [
     "TEST_USER",
+    "Annotator",
     "IncidentProviderConformance",
+    "ServedApp",
     "api_holder",
     "card_context",
+    "generated_catalog",
     "render_card",
     "run_action",
+    "serve_app",
 ]

@@ -3,20 +3,24 @@ TCP peer, the session cookie and every request the vendor receives are the real 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
 
 from greenroom._portal import Portal, build_portal
+from greenroom.testing import serve_app
 from greenroom.web import create_app
 from greenroom_pagerduty._demo import DEMO_CATALOG
 from greenroom_pagerduty.simulator import CHECKOUT_SERVICE_ID
@@ -44,23 +48,12 @@ spec: {type: team, children: []}
 
 
 def serve(app: Any) -> tuple[str, Callable[[], None]]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", proxy_headers=False)
+    """``app`` on loopback, seeing the real TCP peer (no X-Forwarded-For): its URL and a stop."""
+    stack = contextlib.ExitStack()
+    served = stack.enter_context(
+        serve_app(app, lifespan="auto", start_timeout=120, proxy_headers=False)
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-    return f"http://127.0.0.1:{port}", stop
+    return served.url, stack.close
 
 
 @dataclass
@@ -133,3 +126,38 @@ def live_portal(tmp_path: Path) -> Iterator[Callable[[str], Live]]:
     for live in made:
         for stop in live.stops:
             stop()
+
+
+# -- an authenticating proxy's signed assertions (a JWT in a header, its keys at a JWKS URL) ----
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> RSAKey:
+    """The proxy's signing key (RS256, as Google IAP and AWS ALB sign)."""
+    return RSAKey.generate_key(2048, parameters={"kid": "proxy-1"}, auto_kid=False)
+
+
+@pytest.fixture(scope="module")
+def jwks_url(signing_key: RSAKey) -> Iterator[str]:
+    """Where the proxy publishes its public key: a real HTTP server on loopback."""
+    body = json.dumps(KeySet([signing_key]).as_dict(private=False)).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/keys"
+    server.shutdown()
+
+
+def signed(key: RSAKey, claims: dict[str, Any]) -> str:
+    """``claims`` as a JWT signed with ``key`` (its ``kid`` in the header)."""
+    return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import RSAKey
 from starlette.requests import Request
 
 from greenroom._auth._oidc import safe_next
 from greenroom._auth._proxy import TrustedProxyBackend
 from greenroom._auth._settings import ApiTokenSettings, ProxySettings
 from greenroom._auth._tokens import ApiTokenBackend
+
+from .conftest import signed
 
 
 def _request(headers: dict[str, str], peer: str = "10.1.2.3", path: str = "/") -> Request:
@@ -63,32 +60,6 @@ async def test_an_empty_trusted_list_trusts_nobody() -> None:
 # -- signed assertions ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def signing_key() -> RSAKey:
-    return RSAKey.generate_key(2048, parameters={"kid": "k1"}, auto_kid=False)
-
-
-@pytest.fixture(scope="module")
-def jwks_url(signing_key: RSAKey) -> Iterator[str]:
-    body = json.dumps(KeySet([signing_key]).as_dict(private=False)).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
-    server.shutdown()
-
-
 def _assertion(key: RSAKey, **overrides: Any) -> str:
     now = int(time.time())
     claims = {
@@ -96,7 +67,7 @@ def _assertion(key: RSAKey, **overrides: Any) -> str:
         "email": "alice@example.com", "iat": now, "exp": now + 300, "groups": ["sre"],
     }
     claims.update(overrides)
-    return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+    return signed(key, claims)
 
 
 def _jwt_backend(jwks_url: str) -> TrustedProxyBackend:
@@ -122,7 +93,7 @@ async def test_a_valid_assertion_signs_in(signing_key: RSAKey, jwks_url: str) ->
 @pytest.mark.parametrize("case", ["forged", "expired", "wrong-audience", "wrong-issuer"])
 async def test_a_bad_assertion_is_refused(signing_key: RSAKey, jwks_url: str, case: str) -> None:
     if case == "forged":
-        other = RSAKey.generate_key(2048, parameters={"kid": "k1"}, auto_kid=False)
+        other = RSAKey.generate_key(2048, parameters={"kid": signing_key.kid}, auto_kid=False)
         assertion = _assertion(other)
     elif case == "expired":
         assertion = _assertion(signing_key, iat=int(time.time()) - 7200,

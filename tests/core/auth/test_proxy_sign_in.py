@@ -3,18 +3,14 @@ peer, a signed assertion only when it verifies, and the vendor hears nothing oth
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import RSAKey
 
-from .conftest import CHECKOUT, NAMED, Live, csrf_of
+from .conftest import CHECKOUT, NAMED, Live, csrf_of, signed
 
 ACK = f"{CHECKOUT}/actions/pagerduty/acknowledge"
 
@@ -83,36 +79,11 @@ ISSUER = "https://iap.example.com"
 AUDIENCE = "/projects/42/backendServices/7"
 
 
-@pytest.fixture(scope="module")
-def key() -> RSAKey:
-    return RSAKey.generate_key(2048, parameters={"kid": "iap-1"}, auto_kid=False)
-
-
-@pytest.fixture(scope="module")
-def jwks_url(key: RSAKey) -> Iterator[str]:
-    body = json.dumps(KeySet([key]).as_dict(private=False)).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/keys"
-    server.shutdown()
-
-
 def _assertion(key: RSAKey, **changes: Any) -> str:
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": AUDIENCE, "email": NAMED, "iat": now, "exp": now + 600}
     claims.update(changes)
-    return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+    return signed(key, claims)
 
 
 @pytest.fixture
@@ -131,24 +102,26 @@ def jwt_portal(live_portal: Callable[[str], Live], jwks_url: str) -> Live:
     """)
 
 
-def test_a_valid_assertion_acts(jwt_portal: Live, key: RSAKey) -> None:
+def test_a_valid_assertion_acts(jwt_portal: Live, signing_key: RSAKey) -> None:
     incident = jwt_portal.new_incident("valid-jwt")
-    response = _acknowledge(jwt_portal, {"X-Goog-IAP-JWT-Assertion": _assertion(key)}, incident)
+    headers = {"X-Goog-IAP-JWT-Assertion": _assertion(signing_key)}
+    response = _acknowledge(jwt_portal, headers, incident)
     assert response.status_code == 303, response.text
     assert jwt_portal.writes() == [("PUT", f"/incidents/{incident}", NAMED)]
 
 
 @pytest.mark.parametrize("case", ["forged", "expired", "wrong audience"])
 def test_a_bad_assertion_is_refused_and_the_vendor_hears_nothing(
-    jwt_portal: Live, key: RSAKey, case: str,
+    jwt_portal: Live, signing_key: RSAKey, case: str,
 ) -> None:
     if case == "forged":
-        assertion = _assertion(RSAKey.generate_key(2048, parameters={"kid": "iap-1"},
+        assertion = _assertion(RSAKey.generate_key(2048, parameters={"kid": signing_key.kid},
                                                    auto_kid=False))
     elif case == "expired":
-        assertion = _assertion(key, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
+        now = int(time.time())
+        assertion = _assertion(signing_key, iat=now - 7200, exp=now - 3600)
     else:
-        assertion = _assertion(key, aud="/projects/42/backendServices/other")
+        assertion = _assertion(signing_key, aud="/projects/42/backendServices/other")
     incident = jwt_portal.new_incident(f"bad-{case}")
     response = _acknowledge(jwt_portal, {"X-Goog-IAP-JWT-Assertion": assertion}, incident)
     assert response.status_code == 403

@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from greenroom._portal import Portal, build_portal
+from greenroom.testing import serve_app
 from greenroom.web import create_app
 from greenroom_pagerduty._webhook import sign
 from greenroom_pagerduty.simulator import (
@@ -38,22 +38,9 @@ PAYMENTS = "component:default/payments"
 
 
 def _serve(app: Any) -> Iterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        # Open event streams would hold a graceful shutdown until their next ping.
-        server.should_exit = server.force_exit = True
-        thread.join(timeout=10)
+    """The URL of ``app`` (a portal or a simulator) served on loopback, start-up run."""
+    with serve_app(app, lifespan="on") as served:
+        yield served.url
 
 
 @pytest.fixture

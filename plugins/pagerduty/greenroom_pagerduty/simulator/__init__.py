@@ -20,6 +20,7 @@ from ._state import (
     PAYMENTS_SERVICE_ID,
     SEARCH_SERVICE_ID,
     PagerDutyState,
+    generated_annotations,
     generated_service,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "RecordedRequest",
     "SimulatorControl",
     "create_app",
+    "generated_annotations",
     "generated_service",
 ]

@@ -184,6 +184,15 @@ def generated_service(n: int) -> tuple[str, str]:
     return f"PG{n:05d}", hashlib.sha256(f"generated-{n}".encode()).hexdigest()[:32]
 
 
+def generated_annotations(n: int, alternate: bool = False) -> dict[str, str]:
+    """Catalog annotations naming the ``n``-th generated service: its integration key, or with
+    ``alternate`` its service id (``greenroom.testing.generated_catalog`` takes this)."""
+    service_id, key = generated_service(n)
+    if alternate:
+        return {"pagerduty.com/service-id": service_id}
+    return {"pagerduty.com/integration-key": key}
+
+
 class PagerDutyState:
     """Mutable account state behind the simulator's endpoints."""
 

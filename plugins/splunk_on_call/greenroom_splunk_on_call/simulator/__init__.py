@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from ._app import create_app
 from ._seed import ORG_SLUG
-from ._state import Fault, SimulatorState, generated_routing_key, generated_team_name
+from ._state import (
+    Fault,
+    SimulatorState,
+    generated_annotations,
+    generated_routing_key,
+    generated_team_name,
+)
 
 __all__ = [
     "ORG_SLUG",
     "Fault",
     "SimulatorState",
     "create_app",
+    "generated_annotations",
     "generated_routing_key",
     "generated_team_name",
 ]

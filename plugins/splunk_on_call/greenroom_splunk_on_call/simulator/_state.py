@@ -85,6 +85,14 @@ def generated_routing_key(n: int) -> str:
     return f"gen-routing-{n:05d}"
 
 
+def generated_annotations(n: int, alternate: bool = False) -> dict[str, str]:
+    """Catalog annotations naming the ``n``-th generated team: its routing key, or with
+    ``alternate`` its name (``greenroom.testing.generated_catalog`` takes this)."""
+    if alternate:
+        return {"splunk.com/on-call-team": generated_team_name(n)}
+    return {"splunk.com/on-call-routing-key": generated_routing_key(n)}
+
+
 class SimulatorState:
     """Teams, users, policies, routing keys, rotations and incidents of one fake organisation."""
 
