@@ -357,8 +357,9 @@ def wrk(url: str, *, connections: int, seconds: float,
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                        out)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # The distribution's own lines: "68.50%" in the thread stats above must not match.
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return rps, p50, p99, count, sum(int(n) for n in errors.groups()) if errors else 0
 

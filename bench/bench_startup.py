@@ -105,7 +105,16 @@ def main() -> None:
     plugins.mkdir()
     install_plugins(plugins, args.plugins)
     config = folder / "app-config.yaml"
-    config.write_text("app:\n  title: start-up bench\n")
+    # Production sign-in (a trusted proxy) and a permission rule: the audit database (SQLite in
+    # the data folder) is opened and its migrations checked at every start.
+    config.write_text(
+        "app:\n  title: start-up bench\n"
+        "auth:\n  provider: proxy\n  proxy:\n    header: X-Forwarded-Email\n"
+        "    trustedProxies: [127.0.0.1/32]\n"
+        "permissions:\n  rules:\n    - actions: [incident.resolve]\n      allow: [owner]\n"
+    )
+    os.environ["GREENROOM_DATA"] = str(folder / "data")
+    time_to_ready(config, None)  # the first start creates the database: not counted
     load = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     bare, loaded = [], []

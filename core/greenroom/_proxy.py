@@ -108,6 +108,8 @@ class ProxyRoutes:
         # resolve()'s answers by URL: a card reads the same few URLs again and again, and
         # working one out parses URLs twice (bounded: cleared when full).
         self._resolved: dict[str, tuple[httpx.URL, Mapping[str, str]] | None] = {}
+        # upstream_target()'s checked paths, the same way.
+        self._targets: dict[tuple[Any, ...], str] = {}
         #: The request budget of routes with a ``rateLimit`` (:mod:`greenroom._budget`).
         self.budget: Budget | None = None
 
@@ -150,9 +152,16 @@ class ProxyRoutes:
     ) -> str:
         """:meth:`upstream_url` as an encoded string, for the HTTP route's hot path: the same
         checks, without building URL objects."""
-        rewritten = _rewritten(endpoint, raw_relative_path)
-        # `rewritten` is "" or "/<checked path>", so the join stays under the target's prefix.
-        url = endpoint.target_origin + ((endpoint.target_prefix + rewritten) or "/")
+        key = (endpoint.route, endpoint.target, endpoint.path_rewrite, raw_relative_path)
+        url = self._targets.get(key)
+        if url is None:
+            rewritten = _rewritten(endpoint, raw_relative_path)  # ProxyError when unsafe
+            # `rewritten` is "" or "/<checked path>", so the join stays under the target's
+            # prefix.
+            url = endpoint.target_origin + ((endpoint.target_prefix + rewritten) or "/")
+            if len(self._targets) >= _RESOLVED_SIZE:
+                self._targets.clear()
+            self._targets[key] = url
         return url + "?" + query.decode("latin-1") if query else url
 
     @staticmethod

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -137,3 +138,14 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     except Exception:  # noqa: BLE001 - a screenshot is a courtesy, never a failure
         pass
     context.close()
+
+
+def incident_page_path(page: Any, base: str, path: str) -> str:
+    """``detail:<provider>``: the page of the provider's first open incident (ids are the
+    simulator's, found as a person would, from /incidents); any other path as it is."""
+    if not path.startswith("detail:"):
+        return path
+    page.goto(f"{base}/incidents?provider={path.removeprefix('detail:')}")
+    href = page.locator("li.incident a:has(strong)").first.get_attribute("href")
+    assert href and href.startswith("/incidents/"), href
+    return href

@@ -9,6 +9,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
+from .conftest import incident_page_path
+
 PAGES = [
     "/",
     "/?q=payments",
@@ -22,7 +24,16 @@ PAGES = [
     "/catalog/default/component/ledger-service",
     "/catalog/default/component/internal-wiki",
     "/catalog/default/component/no-such-thing",
+    "/incidents/resolved",
+    "/readiness",
+    "/mapping",
+    "/mapping/pagerduty",
+    "/mapping/splunk-on-call",
+    # An incident's page: the first open incident of the provider, as /incidents links it.
+    "detail:pagerduty",
+    "detail:splunk-on-call",
 ]
+
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +53,7 @@ def sized_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Pag
 def test_no_serious_or_critical_violations(
     sized_page: Page, demo_portal: str, axe: Axe, path: str
 ) -> None:
-    sized_page.goto(demo_portal + path)
+    sized_page.goto(demo_portal + incident_page_path(sized_page, demo_portal, path))
     # Open every dialog, so the forms inside are checked too.
     sized_page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
     violations = axe.run(sized_page).response["violations"]

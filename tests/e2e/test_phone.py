@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, incident_page_path
 
 PHONE = {"width": 390, "height": 844}
 
@@ -120,6 +120,18 @@ def test_incidents_show_every_field(phone: Page, demo_portal: str) -> None:
     assert_fits(phone)
 
 
+def test_mapping_shows_every_column(phone: Page, demo_portal: str) -> None:
+    phone.goto(demo_portal + "/mapping/pagerduty")
+    rows = check_tables(phone, "table.mapping")
+    ledger = next(r for r in rows if r[0]["text"].startswith("Ledger service"))
+    cells = {cell["label"]: cell["text"] for cell in ledger}
+    assert cells["Status"] == "Not mapped." and "Save" in cells["PagerDuty service"]
+    save = phone.get_by_role("button", name="Save the mapping of Ledger service")
+    save.scroll_into_view_if_needed()
+    expect(save).to_be_in_viewport(ratio=1)
+    assert_fits(phone)
+
+
 def test_metrics_card_shows_every_column(phone: Page, demo_portal: str) -> None:
     phone.goto(demo_portal + "/catalog/default/component/payments-api")
     card = phone.locator(".card-slot[data-card=response-metrics]")
@@ -137,12 +149,14 @@ def test_metrics_card_shows_every_column(phone: Page, demo_portal: str) -> None:
     "path",
     ["/oncall", "/plugins", "/catalog/default/component/payments-api",
      "/catalog/default/component/product-search", "/catalog/default/component/ledger-service",
-     "/catalog/default/component/search-indexer"],
+     "/catalog/default/component/search-indexer", "/incidents/resolved", "/readiness",
+     "/mapping", "/mapping/pagerduty", "/mapping/splunk-on-call", "detail:pagerduty",
+     "detail:splunk-on-call"],
 )
 def test_every_other_page_fits_with_large_touch_targets(
     phone: Page, demo_portal: str, path: str
 ) -> None:
-    phone.goto(demo_portal + path)
+    phone.goto(demo_portal + incident_page_path(phone, demo_portal, path))
     # Dialogs open too, so their forms are measured.
     phone.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
     assert_fits(phone)

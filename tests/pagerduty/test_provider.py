@@ -119,3 +119,23 @@ async def test_coverage(provider):
     assert (await provider.check_coverage(checkout())).state == "covered"
     bare = await provider.check_coverage(Entity(kind="Component", name="bare"))
     assert bare.state == "not-covered"
+
+
+@pytest.mark.parametrize("read", ["bulk_open_incidents", "bulk_on_call"])
+async def test_an_entity_naming_an_unknown_account_costs_only_itself(provider, read):
+    """The /incidents and /oncall pages read every entity at once: one entity whose
+    ``pagerduty.com/account`` names no configured account fails alone, with the reason."""
+    stray = Entity(
+        kind="Component",
+        name="stray",
+        annotations={
+            "pagerduty.com/service-id": PAYMENTS_SERVICE_ID,
+            "pagerduty.com/account": "nowhere",
+        },
+    )
+    answer = await getattr(provider, read)([checkout(), stray])
+    assert set(answer.found) == {checkout().ref}
+    assert answer.found[checkout().ref]  # checkout has open incidents and someone on call
+    [(ref, error)] = answer.errors.items()
+    assert ref == stray.ref and isinstance(error, MissingSettingError)
+    assert 'names account "nowhere"' in str(error)

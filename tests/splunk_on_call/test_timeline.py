@@ -103,3 +103,32 @@ async def test_requests_and_answers_match_the_spec(
         check_response(spec, "GET", "/api-public/v1/incidents/{incidentNumber}", one.json())
         notes = await http.get(f"{simulator.public_url}/v1/incidents/{number}/notes")
         check_response(spec, "GET", "/api-public/v1/incidents/1/notes", notes.json())
+
+
+@pytest.mark.parametrize("shape", ["object", "array"])
+async def test_notes_read_as_documented_and_as_an_array(
+    spec: Any,  # noqa: F811
+    provider: Any,
+    team_entity: Any,
+    guest: Identity,
+    simulator: Any,
+    shape: str,
+) -> None:
+    """The swagger documents one ``Notes`` object for ``GET .../notes``; the simulator can
+    answer that way or with an array. Either is read, and either passes the contract check."""
+    simulator.app.state.notes_shape = shape
+    number = await _open_incident(provider, team_entity, guest)
+    async with httpx.AsyncClient(headers=HEADERS, timeout=10) as http:
+        empty = await http.get(f"{simulator.public_url}/v1/incidents/{number}/notes")
+    assert empty.json() == ({} if shape == "object" else [])
+    check_response(spec, "GET", "/api-public/v1/incidents/1/notes", empty.json())
+    detail = await provider.incident_detail(team_entity, number)
+    assert detail.notes == ()  # an empty object is no note, not a blank one
+
+    await provider.add_note(team_entity, number, "Cleared /var/log", guest)
+    async with httpx.AsyncClient(headers=HEADERS, timeout=10) as http:
+        one = await http.get(f"{simulator.public_url}/v1/incidents/{number}/notes")
+    assert isinstance(one.json(), dict if shape == "object" else list)
+    check_response(spec, "GET", "/api-public/v1/incidents/1/notes", one.json())
+    detail = await provider.incident_detail(team_entity, number)
+    assert [(n.content, n.author) for n in detail.notes] == [("Cleared /var/log", "Guest")]

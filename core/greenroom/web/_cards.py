@@ -149,20 +149,30 @@ def loading_slot(index: int, card: Card) -> Markup:
     return render_partial("card_loading.html", index=index, title=card.title)
 
 
-async def stream_cards(
+def start_cards(
     portal: Portal, cards: Sequence[Card], entity: Entity, viewer: ViewerContext
+) -> list[asyncio.Task[tuple[int, Markup]]]:
+    """Start rendering every card now, for :func:`stream_cards` to send: a page that starts its
+    cards before rendering its own head waits max(head, slowest card), not their sum."""
+
+    async def one(index: int, card: Card) -> tuple[int, Markup]:
+        return index, await render_card(portal, card, entity, viewer)
+
+    return [asyncio.ensure_future(one(i, c)) for i, c in enumerate(cards)]
+
+
+async def stream_cards(
+    portal: Portal, cards: Sequence[Card], entity: Entity, viewer: ViewerContext,
+    started: list[asyncio.Task[tuple[int, Markup]]] | None = None,
 ) -> AsyncIterator[str]:
-    """Yield each card as soon as it is ready, in whatever order they finish.
+    """Yield each card as soon as it is ready, in whatever order they finish (``started``:
+    the renders :func:`start_cards` began; cancelled here when the stream ends).
 
     Without scripts each finished card is placed where its loading slot was with CSS ``order``
     and hides the slot with a one-line style rule. With scripts, greenroom.js moves it into its
     slot (``data-slot``), so focus and reading order follow the visual order, and announces it.
     """
-
-    async def one(index: int, card: Card) -> tuple[int, Markup]:
-        return index, await render_card(portal, card, entity, viewer)
-
-    tasks = [asyncio.ensure_future(one(i, c)) for i, c in enumerate(cards)]
+    tasks = started if started is not None else start_cards(portal, cards, entity, viewer)
     try:
         for finished in asyncio.as_completed(tasks):
             index, html = await finished

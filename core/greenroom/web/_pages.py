@@ -25,6 +25,7 @@ from ._cards import (
     card_context,
     loading_slot,
     render_card,
+    start_cards,
     stream_cards,
     summaries,
 )
@@ -147,9 +148,17 @@ async def _entity_response(
         ctx["flash"] = alert
     viewer = ViewerContext(ctx["viewer"], ctx["csrf_token"], form, form_card, form_action)
     cards = await available_cards(portal, entity)
-    ctx.update(entity=entity, cards=cards, slot=loading_slot, sections=None,
-               recent_actions=await recent_actions(request, entity.ref))
-    html = request.app.state.templates.get_template("greenroom/entity.html").render(ctx)
+    # The cards' reads start before the head is rendered and sent (fan-out: the page is ready
+    # after the slowest card, not after head + slowest card).
+    started = start_cards(portal, cards, entity, viewer)
+    try:
+        ctx.update(entity=entity, cards=cards, slot=loading_slot, sections=None,
+                   recent_actions=await recent_actions(request, entity.ref))
+        html = request.app.state.templates.get_template("greenroom/entity.html").render(ctx)
+    except BaseException:
+        for task in started:
+            task.cancel()
+        raise
     head, _, tail = html.partition(CARDS_MARKER)
 
     async def body() -> AsyncIterator[str]:
@@ -160,7 +169,7 @@ async def _entity_response(
         )
         try:
             yield head
-            async for chunk in stream_cards(portal, cards, entity, viewer):
+            async for chunk in stream_cards(portal, cards, entity, viewer, started):
                 yield chunk
                 if extra is not None and extra.done():
                     yield _sections_chunk(extra)
@@ -173,6 +182,8 @@ async def _entity_response(
         finally:
             if extra is not None:
                 extra.cancel()
+            for task in started:  # a reader gone before the cards streamed
+                task.cancel()
 
     response = StreamingResponse(body(), status_code=status_code, media_type="text/html")
     response.headers["Cache-Control"] = "no-store"

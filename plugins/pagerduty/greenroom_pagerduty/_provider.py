@@ -145,6 +145,11 @@ class PagerDutyProvider:
 
     async def bulk_coverage(self, entities: Sequence[Entity]) -> Mapping[str, CoverageCheck]:
         answer = await self._bulk(entities, self._coverage_list, "")
+        misconfigured = [e for e in answer.errors.values() if isinstance(e, MissingSettingError)]
+        if misconfigured:
+            # The portal then checks entity by entity, each with its own reason (an account
+            # the config lacks is worth saying, not "did not answer").
+            raise misconfigured[0]
         # An entity whose check failed (the vendor is unreachable) is left out: the portal
         # then reports it as annotated but unconfirmed, as it does for check_coverage.
         return {ref: found[0] for ref, found in answer.found.items() if found}
@@ -159,7 +164,16 @@ class PagerDutyProvider:
         index: str,
     ) -> BulkAnswer[Any]:
         mine = [e for e in entities if self.is_available(e)]
-        accounts = {a.id: a for a in (self.client.account_for_entity(e) for e in mine)}
+        errors: dict[str, BaseException] = {}
+        # An entity naming an account the config lacks fails alone, not the whole read.
+        account_of: dict[str, PagerDutyAccount] = {}
+        for entity in mine:
+            try:
+                account_of[entity.ref] = self.client.account_for_entity(entity)
+            except MissingSettingError as exc:
+                errors[entity.ref] = exc
+        mine = [e for e in mine if e.ref in account_of]
+        accounts = {a.id: a for a in account_of.values()}
         # Build each account's indexes once, up front, before the per-entity lookups.
         warmed = await asyncio.gather(
             *(self._warm(a, index) for a in accounts.values()), return_exceptions=True
@@ -172,10 +186,9 @@ class PagerDutyProvider:
         notes = [n for n in warmed if isinstance(n, str) and n]
         limit = asyncio.Semaphore(FALLBACK_CONCURRENCY)
         found: dict[str, Sequence[Any]] = {}
-        errors: dict[str, BaseException] = {}
         # An account whose lists cannot be read fails its entities once, not once each.
         for entity in mine:
-            exc = failed.get(self.client.account_for_entity(entity).id)
+            exc = failed.get(account_of[entity.ref].id)
             if exc is not None:
                 errors[entity.ref] = exc
         mine = [e for e in mine if e.ref not in errors]

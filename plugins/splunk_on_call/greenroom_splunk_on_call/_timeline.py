@@ -50,12 +50,31 @@ class NotePayload(_Payload):
 
 
 def _note_list(body: Any) -> list[NotePayload]:
-    """The notes of an incident: an array of notes (what the simulator and, we believe, the API
-    answer; the swagger types one ``Notes`` object), or that one object."""
+    """The notes of an incident, whichever shape the answer has.
+
+    Splunk On-Call's API description (victorops-api-v1.json, ``GET
+    /api-public/v1/incidents/{incidentNumber}/notes``) documents one ``Notes`` object
+    (``{name, displayName, json_value}``), which cannot hold the several notes an incident
+    collects (each ``POST`` adds one); an array of them, or ``{"notes": [...]}``, is read too.
+    An empty object, ``null`` or anything that is no note at all means no notes. The contract
+    tests accept both the documented object and an array (tests/splunk_on_call/
+    victorops_overlay.json) and run the client against each (test_timeline.py).
+    """
     if isinstance(body, dict) and isinstance(body.get("notes"), list):
         body = body["notes"]
     items = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
-    return [_parse(NotePayload, item, "GET /v1/incidents/{incidentNumber}/notes") for item in items]
+    return [
+        _parse(NotePayload, item, "GET /v1/incidents/{incidentNumber}/notes")
+        for item in items
+        if _is_note(item)
+    ]
+
+
+def _is_note(item: Any) -> bool:
+    return isinstance(item, dict) and any(
+        item.get(key) not in (None, "", {}) for key in ("name", "displayName", "display_name",
+                                                        "json_value")
+    )
 
 
 async def incident(client: SplunkOnCallClient, number: str) -> IncidentPayload:

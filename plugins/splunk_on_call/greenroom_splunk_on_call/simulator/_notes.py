@@ -3,7 +3,9 @@
 
 Notes are the vendor's key/value store: ``POST`` takes ``{name, display_name, json_value}`` and
 answers the note (``{name, displayName, json_value}``); ``GET`` answers every note of the
-incident as an array (the swagger types one ``Notes`` object, which cannot hold several).
+incident as an array. The swagger documents one ``Notes`` object, which cannot hold several:
+``app.state.notes_shape = "object"`` answers that way (the latest note, ``{}`` when none), so
+the client is tested against what the vendor documents too.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def add_notes_routes(
 ) -> None:
     notes: dict[int, dict[str, dict[str, Any]]] = {}
     app.state.notes = notes
+    app.state.notes_shape = "array"
 
     def not_found(number: int) -> JSONResponse:
         return JSONResponse({"error": f"Incident {number} not found"}, status_code=404)
@@ -45,7 +48,10 @@ def add_notes_routes(
         with state.lock:
             if number not in state.incidents:
                 return not_found(number)
-            return JSONResponse(list(notes.get(number, {}).values()))
+            found = list(notes.get(number, {}).values())
+            if app.state.notes_shape == "object":
+                return JSONResponse(found[-1] if found else {})
+            return JSONResponse(found)
 
     @app.post(f"{public}/v1/incidents/{{number}}/notes")
     async def add_note(number: int, request: Request) -> Response:
