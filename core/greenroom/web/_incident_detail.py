@@ -10,6 +10,7 @@ are asked in turn.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,9 +42,15 @@ BUDGET = 15.0
 NOTE_ACTION = "incident.note"
 
 
-def detail_url(provider_id: str, incident_id: str, entity: Entity | None = None) -> str:
-    """The incident page's URL (used by `/incidents` and by cards)."""
-    path = f"/incidents/{quote(provider_id, safe='')}/{quote(incident_id, safe='')}"
+def detail_url(
+    app: Any, provider_id: str, incident_id: str, entity: Entity | None = None, *,
+    route: str = "incident_page",
+) -> str:
+    """The incident page's URL (or that of another of its routes), from the named route; ids
+    are percent-encoded whole, so one holding a slash stays one path segment."""
+    path = str(app.url_path_for(
+        route, provider_id=quote(provider_id, safe=""), incident_id=quote(incident_id, safe="")
+    ))
     return f"{path}?{urlencode({'entity': entity.ref})}" if entity is not None else path
 
 
@@ -54,7 +61,7 @@ def has_detail(provider: Any) -> bool:
 def setup(app: Any) -> None:
     """Let every portal template link an incident to its page."""
     env = app.state.templates.env
-    env.globals["incident_detail_url"] = detail_url
+    env.globals["incident_detail_url"] = functools.partial(detail_url, app)
     env.globals["has_incident_detail"] = has_detail
 
 
@@ -135,7 +142,7 @@ async def resolved_page(request: Request) -> Response:
         rows=ordered,
         days=RESOLVED_DAYS,
         banner=failure_banner(request, gathered.failures),
-        detail_url=detail_url,
+        detail_url=functools.partial(detail_url, request.app),
         has_detail=has_detail,
         now=datetime.now(UTC),
     )
@@ -184,7 +191,9 @@ async def _detail_page(
         may_note=await decision_for(request, NOTE_ACTION, entity) if entity else None,
         problem=problem,
         draft=draft,
-        post_url=(detail_url(provider_id, incident_id) + "/notes") if provider else "",
+        post_url=(
+            detail_url(request.app, provider_id, incident_id, route="add_note") if provider else ""
+        ),
         now=datetime.now(UTC),
     )
     return render_page(request, "incident_detail.html", ctx, status_code=status_code)
@@ -263,4 +272,6 @@ async def add_note(request: Request, provider_id: str, incident_id: str) -> Resp
                   _scrub(request, repr(exc)))
         return await refuse(500, f"Error in {provider_id}: {_scrub(request, type(exc).__name__)}")
     flash(request, "success", "Note added.")
-    return RedirectResponse(detail_url(provider_id, incident_id, entity), status_code=303)
+    return RedirectResponse(
+        detail_url(request.app, provider_id, incident_id, entity), status_code=303
+    )

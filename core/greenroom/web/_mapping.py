@@ -277,7 +277,9 @@ async def save_mapping(request: Request, provider_id: str) -> Response:
     else:
         message = f"{entity.display_name} is mapped to {service.name}."
     flash(request, "success", message)
-    return RedirectResponse(f"/mapping/{provider.id}", status_code=303)
+    return RedirectResponse(
+        request.app.url_path_for("mapping_page", provider_id=provider.id), status_code=303
+    )
 
 
 @router.get("/mapping/{provider_id}/export", include_in_schema=False)
