@@ -253,13 +253,13 @@ def build_live(config: Any, fetch: FetchApi | None) -> LiveUpdates:
     url = config.get("redis.url") if config is not None else None
     if not url:
         return LiveUpdates(fetch=fetch)
-    from redis.asyncio import Redis
 
     from ._deliveries import RedisDeliveryLog
     from ._events_redis import RedisEventBus
+    from ._shared_cache import redis_client
 
     # Pub/sub holds its own connection; the delivery log shares the command pool.
-    client = Redis.from_url(str(url), socket_connect_timeout=2, socket_timeout=5)
+    client = redis_client(str(url))
     return LiveUpdates(
         bus=RedisEventBus(client), deliveries=RedisDeliveryLog(client), fetch=fetch
     )

@@ -102,8 +102,8 @@ class Scrubber:
 process_scrubber = Scrubber()
 
 
-def _is_text(headers: MutableHeaders) -> bool:
-    content_type = headers.get("content-type", "").lower()
+def _is_text_type(content_type: str) -> bool:
+    content_type = content_type.lower()
     return content_type.startswith(_TEXT_TYPES) or "+json" in content_type
 
 
@@ -128,12 +128,18 @@ class ScrubbingMiddleware:
         async def scrubbing_send(message: Message) -> None:
             nonlocal start, active, sized, held
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                active = _is_text(headers)
+                # The raw list, not a headers object: this runs for every response.
+                content_type: bytes | None = None
+                sized = False
+                for name, value in message.get("headers") or ():
+                    if name == b"content-type" and content_type is None:
+                        content_type = value
+                    elif name == b"content-length":
+                        sized = True
+                active = _is_text_type(content_type.decode("latin-1") if content_type else "")
                 if not active:
                     await send(message)
                     return
-                sized = "content-length" in headers
                 if sized:
                     start = message  # sent with the body, once its new length is known
                     return

@@ -331,10 +331,21 @@ class SharedReads:
 
 
 def redis_client(url: str) -> Redis:
+    """A client for ``redis.url``; :class:`ConfigError` (never echoing the URL, which may
+    hold a password) when it is not one."""
     from redis.asyncio import Redis
 
-    # Short timeouts: a read never waits long on a Redis that went away.
-    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    from ._exceptions import ConfigError
+
+    try:
+        # Short timeouts: a read never waits long on a Redis that went away.
+        return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    except ValueError as exc:
+        reason = str(exc) if "scheme" in str(exc) else "its host, port or database is not valid"
+        raise ConfigError(
+            f"redis.url is not a Redis URL ({reason}); e.g. redis://cache:6379/0, or "
+            "rediss://:${REDIS_PASSWORD}@cache:6380/0 for TLS", key_path="redis.url",
+        ) from None
 
 
 def shared_reads(config: Any, *, proxy_base: str = "") -> SharedReads | None:
@@ -343,6 +354,13 @@ def shared_reads(config: Any, *, proxy_base: str = "") -> SharedReads | None:
     if not url:
         return None
     lease = config.get("redis.leaseSeconds")
+    if lease is not None and (
+        isinstance(lease, bool) or not isinstance(lease, int | float) or lease <= 0
+    ):
+        from ._exceptions import ConfigError
+
+        raise ConfigError("redis.leaseSeconds must be a positive number of seconds, e.g. 5",
+                          key_path="redis.leaseSeconds")
     return SharedReads(
         redis_client(str(url)),
         lease_seconds=float(lease) if lease is not None else DEFAULT_LEASE_SECONDS,

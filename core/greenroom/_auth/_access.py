@@ -174,10 +174,9 @@ class Access:
         catalog = self.catalog
         entities = catalog.entities if catalog is not None else None
         rules = self.permissions.rules
+        # Tuple equality checks identity first: cheap while nothing changed.
         now = (catalog, entities, self.permissions, rules, len(rules), len(entities or ()))
-        cached_for = self._cached_for
-        if (not cached_for or any(a is not b for a, b in zip(cached_for[:4], now[:4], strict=True))
-                or cached_for[4:] != now[4:] or len(self._cached) > _CACHE_SIZE):
+        if now != self._cached_for or len(self._cached) > _CACHE_SIZE:
             self._cached.clear()
             self._cached_for = now
         return self._cached

@@ -36,6 +36,10 @@ _SECRET_PARAM = re.compile(
 _HOOK_SEGMENT = re.compile(r"^(webhooks?|hooks?|callbacks?)$", re.IGNORECASE)
 _TOKEN_SEGMENT = re.compile(r"^[A-Za-z0-9_~.%-]{32,}$")
 REDACTED = "<redacted>"
+_LINE = "%s %s %d %.1fms id=%s user=%s"
+#: The format ``greenroom serve`` gives every log line; with it (and no filters) an access line
+#: is written out directly instead of through a LogRecord and a Formatter.
+_PLAIN_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 @functools.lru_cache(maxsize=1024)  # a portal's requests repeat a few paths
@@ -110,25 +114,27 @@ class AccessLogMiddleware:
             raise
         finally:
             if logger.isEnabledFor(logging.INFO):
-                # A record made here, not by `logger.info`: that would look up the caller's
-                # file and line on every request (a tenth of a proxied request's time).
-                logger.handle(logging.LogRecord(
-                    logger.name, logging.INFO, __file__, 0, "%s %s %d %.1fms id=%s user=%s",
-                    (
-                        scope["method"],
-                        # The raw path: the decoded one could hold a line break (`%0a`).
-                        loggable_path(
-                            (scope.get("raw_path") or scope["path"].encode("utf-8"))
-                            .split(b"?", 1)[0].decode("ascii", "backslashreplace"),
-                            scope.get("query_string", b""),
-                        ),
-                        status,
-                        (time.perf_counter() - started) * 1000,
-                        state["request_id"],
-                        _user_of(scope),
+                args = (
+                    scope["method"],
+                    # The raw path: the decoded one could hold a line break (`%0a`).
+                    loggable_path(
+                        (scope.get("raw_path") or scope["path"].encode("utf-8"))
+                        .split(b"?", 1)[0].decode("ascii", "backslashreplace"),
+                        scope.get("query_string", b""),
                     ),
-                    None,
-                ))
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    state["request_id"],
+                    _user_of(scope),
+                )
+                handler = _plain_handler
+                if (handler is None or logger.handlers != [handler] or logger.filters
+                        or not handler.write_plain(_LINE % args)):
+                    # A record made here, not by `logger.info`: that would look up the caller's
+                    # file and line on every request (a tenth of a proxied request's time).
+                    logger.handle(logging.LogRecord(
+                        logger.name, logging.INFO, __file__, 0, _LINE, args, None,
+                    ))
 
 
 class BufferedAccessLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -150,6 +156,18 @@ class BufferedAccessLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if not self._pending:
             self._pending = True
             loop.call_later(self.interval, self._flush_now)
+
+    def write_plain(self, message: str) -> bool:
+        """Write ``message`` as an INFO line of ``greenroom.access`` when this handler formats
+        lines plainly (``_PLAIN_FORMAT``) and filters nothing; False: make a record instead."""
+        formatter = self.formatter
+        if (self.filters or self.level > logging.INFO or formatter is None
+                or formatter._fmt != _PLAIN_FORMAT):
+            return False
+        with self.lock:  # type: ignore[union-attr]
+            self.stream.write(f"INFO {logger.name}: {message}{self.terminator}")
+            self.flush()
+        return True
 
     def _flush_now(self) -> None:
         self._pending = False
@@ -174,3 +192,8 @@ def use_buffered_access_log(interval: float = 0.2) -> None:
         handler.setFormatter(root_handlers[0].formatter)
     logger.addHandler(handler)
     logger.propagate = False
+    global _plain_handler
+    _plain_handler = handler
+
+
+_plain_handler: BufferedAccessLogHandler | None = None

@@ -170,17 +170,10 @@ class ActionEvents:
                 body.extend(message.get("body", b""))
             return message
 
-        held: list[Message] = []
-
         async def watch_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-            if status == 303:
-                # The redirect waits for the event: the page it leads to, on whichever replica
-                # the load balancer picks, must not show what the action just changed.
-                held.append(message)
-                return
             await send(message)
 
         recorded: list[str] = []
@@ -191,16 +184,7 @@ class ActionEvents:
             _invalidated.reset(token)
         if status != 303:
             return
-        try:
-            await self._publish(target, bytes(body), recorded)
-        finally:
-            for message in held:
-                await send(message)
-
-    async def _publish(
-        self, target: Callable[[bytes], tuple[str, str]], body: bytes, recorded: list[str]
-    ) -> None:
-        ref, card = target(body)
+        ref, card = target(bytes(body))
         entity = _entity_by_ref(self.portal, ref) if ref else None
         if entity is None:
             return

@@ -10,9 +10,11 @@ import logging
 import threading
 
 import httpx
+import pytest
 
-from greenroom import FetchApi
-from greenroom._shared_cache import SharedReads, redis_client
+from greenroom import ConfigError, FetchApi
+from greenroom._config import Config
+from greenroom._shared_cache import SharedReads, redis_client, shared_reads
 
 URL = "https://vendor.test/incidents"
 
@@ -223,3 +225,18 @@ async def test_a_fast_upstream_is_still_read_once_per_resource(redis_server) -> 
             assert upstream.calls == number + 1
     finally:
         await _close(*fleet)
+
+
+@pytest.mark.parametrize(("section", "key_path"), [
+    ({"url": "http://:pa55-word-secret@cache:6379/0"}, "redis.url"),
+    ({"url": "redis://:pa55-word-secret@cache:port/0"}, "redis.url"),
+    ({"url": "redis://cache:6379/0", "leaseSeconds": "soon"}, "redis.leaseSeconds"),
+    ({"url": "redis://cache:6379/0", "leaseSeconds": 0}, "redis.leaseSeconds"),
+])
+def test_a_bad_redis_setting_is_a_config_error_that_keeps_the_password(
+    section: dict[str, object], key_path: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        shared_reads(Config({"redis": section}))
+    assert raised.value.key_path == key_path
+    assert "pa55-word-secret" not in str(raised.value)
