@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._exceptions import ConfigError
+from ._redis_outage import RedisOutage
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from ._proxy import ProxyRoutes
     from ._proxy_config import ProxyEndpoint
 
-log = logging.getLogger("greenroom.proxy")
 
 PREFIX = "greenroom:budget:"
 _RETRY_SECONDS = 1.0
@@ -118,10 +117,11 @@ class LocalBudgets:
 class RedisBudgets:
     """Budgets every replica shares; this process's own while Redis is unreachable."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, outage: RedisOutage | None = None) -> None:
         from redis.exceptions import RedisError
 
         self.client = client
+        self.outage = outage or RedisOutage()
         self._errors = (RedisError, OSError)
         self._take = client.register_script(_TAKE)
         self._local = LocalBudgets()
@@ -137,14 +137,11 @@ class RedisBudgets:
             ))
         except self._errors as exc:
             self._down_until = time.monotonic() + _RETRY_SECONDS
-            if not self._down:
-                self._down = True
-                log.warning("Redis is unreachable (%s); each replica keeps its own request "
-                            "budget until it returns", type(exc).__name__)
+            self._down = True
+            self.outage.failed(exc)
             return await self._local.take(key, limit)
-        if self._down:
-            self._down = False
-            log.warning("Redis is back; replicas share their request budgets again")
+        self._down = False
+        self.outage.reached()
         return wait
 
 
@@ -215,7 +212,9 @@ def attach_budget(config: Any, fetch: Any, routes: ProxyRoutes) -> Budget | None
 
         shared = getattr(fetch, "shared", None)  # one connection pool for both
         client = shared.client if shared is not None else redis_client(str(url))
-        budgets: LocalBudgets | RedisBudgets = RedisBudgets(client)
+        budgets: LocalBudgets | RedisBudgets = RedisBudgets(
+            client, shared.outage if shared is not None else None
+        )
     else:
         budgets = LocalBudgets()
     budget = Budget(routes, budgets)

@@ -12,7 +12,6 @@ memory while Redis is unreachable.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-log = logging.getLogger("greenroom.webhooks")
+from ._redis_outage import RedisOutage
 
 DEFAULT_REMEMBER_SECONDS = 2 * 3600.0
 DEFAULT_MAX_ENTRIES = 50_000
@@ -71,27 +70,21 @@ class RedisDeliveryLog:
         *,
         prefix: str = "greenroom:delivery:",
         remember_seconds: float = DEFAULT_REMEMBER_SECONDS,
+        outage: RedisOutage | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.remember_seconds = remember_seconds
         self._fallback = MemoryDeliveryLog(remember_seconds=remember_seconds)
-        self._down = False
+        self.outage = outage or RedisOutage()
 
     async def first_delivery(self, key: str, remember_seconds: float | None = None) -> bool:
         seconds = max(1, int(remember_seconds or self.remember_seconds))
         try:
             stored = await self.client.set(self.prefix + key, "1", nx=True, ex=seconds)
         except (RedisError, OSError) as exc:
-            if not self._down:
-                self._down = True
-                log.warning(
-                    "Redis is unreachable (%s); webhook ids are remembered by this replica "
-                    "only until it returns", type(exc).__name__,
-                )
+            self.outage.failed(exc)
             return await self._fallback.first_delivery(key, seconds)
-        if self._down:
-            self._down = False
-            log.warning("Redis is back; webhook ids are shared by every replica again")
+        self.outage.reached()
         # A key this replica saw while Redis was away is still a replay.
         return bool(stored) and await self._fallback.first_delivery(key, seconds)

@@ -4,7 +4,7 @@ Every process subscribes to one channel and publishes to it, so an action taken 
 reaches the viewers of every replica. Pub/sub keeps no history: a process that was cut off
 misses what was sent meanwhile, and its streams tell their pages to refresh what they show
 (an unknown ``Last-Event-ID``). When Redis is unreachable, events are delivered to this
-process alone and the outage is logged once; the subscription comes back by itself.
+process alone and the outage is logged once per replica; the subscription comes back by itself.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ._events import ChangeEvent, Deliver
+from ._redis_outage import RedisOutage
 
 log = logging.getLogger("greenroom.events")
 
@@ -26,8 +27,10 @@ _MAX_BACKOFF = 10.0
 
 
 class RedisEventBus:
-    def __init__(self, client: Redis, *, channel: str = DEFAULT_CHANNEL) -> None:
+    def __init__(self, client: Redis, *, channel: str = DEFAULT_CHANNEL,
+                 outage: RedisOutage | None = None) -> None:
         self.client = client
+        self.outage = outage or RedisOutage()
         self.channel = channel
         self._deliver: Deliver | None = None
         self._task: asyncio.Task[None] | None = None
@@ -70,12 +73,8 @@ class RedisEventBus:
 
     def _went_down(self, exc: BaseException) -> None:
         self._subscribed.clear()
-        if not self._down:
-            self._down = True
-            log.warning(
-                "Redis is unreachable (%s); live updates reach this replica only until it "
-                "returns", type(exc).__name__,
-            )
+        self._down = True
+        self.outage.failed(exc)
 
     async def _listen(self) -> None:
         backoff = 0.25
@@ -84,9 +83,8 @@ class RedisEventBus:
             try:
                 await pubsub.subscribe(self.channel)
                 self._subscribed.set()
-                if self._down:
-                    self._down = False
-                    log.warning("Redis is back; live updates reach every replica again")
+                self._down = False
+                self.outage.reached()
                 backoff = 0.25
                 while True:
                     message = await pubsub.get_message(

@@ -256,10 +256,15 @@ def build_live(config: Any, fetch: FetchApi | None) -> LiveUpdates:
 
     from ._deliveries import RedisDeliveryLog
     from ._events_redis import RedisEventBus
+    from ._redis_outage import RedisOutage
     from ._shared_cache import redis_client
 
     # Pub/sub holds its own connection; the delivery log shares the command pool.
     client = redis_client(str(url))
+    # One outage log line per replica, whichever part notices first.
+    shared = getattr(fetch, "shared", None)
+    outage = shared.outage if shared is not None else RedisOutage()
     return LiveUpdates(
-        bus=RedisEventBus(client), deliveries=RedisDeliveryLog(client), fetch=fetch
+        bus=RedisEventBus(client, outage=outage),
+        deliveries=RedisDeliveryLog(client, outage=outage), fetch=fetch,
     )

@@ -19,7 +19,8 @@ event that carries the prefixes to every replica (:mod:`greenroom._live`) is pub
 after the deletion finished, so no replica refills its local copy from a stale shared entry.
 
 When Redis is unreachable every read goes straight to the upstream through the local cache
-(as without ``redis.url``), the outage is logged once, and Redis is tried again after a short
+(as without ``redis.url``), the outage is logged once per replica
+(:mod:`greenroom._redis_outage`), and Redis is tried again after a short
 pause, so reads never wait on a dead server for more than one attempt per pause.
 """
 
@@ -35,6 +36,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
+
+from ._redis_outage import RedisOutage
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -108,8 +111,11 @@ class SharedReads:
     """
 
     def __init__(self, client: Redis, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
-                 prefix: str = PREFIX, proxy_base: str = "") -> None:
+                 prefix: str = PREFIX, proxy_base: str = "",
+                 outage: RedisOutage | None = None) -> None:
         self.client = client
+        #: This replica's one outage log, shared with its live events and budgets.
+        self.outage = outage or RedisOutage()
         #: This replica's proxy base URL (``http://host:port/api/proxy``): keys name it
         #: portably (:func:`portable`).
         self.proxy_base = proxy_base
@@ -312,17 +318,12 @@ class SharedReads:
 
     def _went_down(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + RETRY_SECONDS
-        if not self._down:
-            self._down = True
-            log.warning(
-                "Redis is unreachable (%s); each replica reads the upstream through its own "
-                "cache until it returns", type(exc).__name__,
-            )
+        self._down = True
+        self.outage.failed(exc)
 
     def _came_back(self) -> None:
-        if self._down:
-            self._down = False
-            log.warning("Redis is back; reads are shared by every replica again")
+        self._down = False
+        self.outage.reached()
 
     async def aclose(self) -> None:
         await self.settled()

@@ -3,7 +3,9 @@ acknowledge it, resolve it."""
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 import uuid
 
 from playwright.sync_api import Page, expect
@@ -58,3 +60,36 @@ def test_create_incident_without_integration_key_is_visibly_disabled(
     expect(button).to_have_accessible_description(re.compile("integration-key"))
     opacity = button.evaluate("b => getComputedStyle(b).opacity")
     assert float(opacity) < 1, "a disabled button must look disabled"
+
+
+def test_create_with_an_urgency_goes_to_the_rest_api_with_from(
+    page: Page, demo_portal: str
+) -> None:
+    """Checkout's urgency rule is severity-based, so the dialog offers an urgency; choosing one
+    creates the incident with POST /incidents (the Events API cannot set it), as the person."""
+    page.goto(demo_portal + "/catalog/default/component/checkout-api")
+    card = page.locator(".card-slot").filter(has_text="PagerDuty").first
+    title = f"Urgent browser test {uuid.uuid4().hex[:8]}"
+    card.locator("summary", has_text="Create Incident").click()
+    card.get_by_label("Problem description").fill(title)
+    card.locator("summary", has_text="More details").click()
+    card.get_by_label("Severity").select_option("warning")  # alone, this would be low
+    card.get_by_label("Urgency").select_option("high")
+    card.get_by_role("button", name="Trigger Incident").click()
+
+    expect(page.locator(".alert-success")).to_contain_text("with high urgency")
+    card = page.locator(".card-slot").filter(has_text="PagerDuty").first
+    incident = card.locator("li.list-item").filter(has_text=title)
+    expect(incident.locator(".badge-high")).to_have_text("high urgency")
+
+    with urllib.request.urlopen(
+        f"{demo_portal}/_simulators/pagerduty/_control/requests"
+    ) as answer:
+        sent = [
+            r for r in json.loads(answer.read())["requests"]
+            if r["method"] == "POST" and r["path"] == "/incidents"
+            and r["body"]["incident"]["title"] == title
+        ]
+    assert len(sent) == 1
+    assert sent[0]["body"]["incident"]["urgency"] == "high"
+    assert "@" in str(sent[0]["headers"].get("from", ""))

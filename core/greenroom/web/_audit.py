@@ -101,7 +101,10 @@ async def audit_page(request: Request) -> Response:
             entries = page.entries
             if page.next:
                 kept = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
-                next_url = "/audit?" + urlencode({**kept, "after": page.next})
+                next_url = (
+                    f"{request.app.url_path_for('audit_page')}?"
+                    + urlencode({**kept, "after": page.next})
+                )
         except DatabaseError as exc:
             problem, status = f"The audit trail cannot be read right now: {exc}", 503
     ctx.update(

@@ -67,6 +67,12 @@ def _message(request: Request, heading: str, message: str, status: int,
     return render_page(request, "message.html", ctx, status_code=status)
 
 
+def _sign_in_path(request: Request, next_path: str | None = None) -> str:
+    """The sign-in route's path, with where to go afterwards."""
+    path = str(request.app.url_path_for("sign_in"))
+    return f"{path}?next={quote(next_path, safe='')}" if next_path else path
+
+
 @router.get("/auth/sign-in")
 async def sign_in(request: Request, next: str = "/") -> Response:  # noqa: A002
     client = _client(request)
@@ -82,7 +88,7 @@ async def sign_in(request: Request, next: str = "/") -> Response:  # noqa: A002
         return _message(
             request, "Cannot sign in right now",
             "The identity provider did not answer. Try again in a moment.", 502,
-            link=("/auth/sign-in?next=" + quote(safe_next(next)), "Try again"),
+            link=(_sign_in_path(request, safe_next(next)), "Try again"),
         )
 
 
@@ -101,7 +107,7 @@ async def callback(request: Request) -> Response:
         return _message(
             request, "Sign-in did not complete",
             "The identity provider's answer could not be accepted (it may have expired or "
-            "been used already).", 400, link=("/auth/sign-in?next=" + quote(target), "Sign in"),
+            "been used already).", 400, link=(_sign_in_path(request, target), "Sign in"),
         )
     claims = dict(token.get("userinfo") or {})
     if not claims.get("email") and not claims.get("sub"):
@@ -132,13 +138,13 @@ async def sign_out(request: Request) -> Response:
                 "everywhere. Try again in a moment.", 503, link=("/", "Back"),
             )
     renew_session(request)
-    return RedirectResponse("/auth/signed-out", status_code=303)
+    return RedirectResponse(request.app.url_path_for("signed_out"), status_code=303)
 
 
 @router.get("/auth/signed-out")
 async def signed_out(request: Request) -> Response:
     return _message(request, "Signed out", "You are signed out of this portal.", 200,
-                    link=("/auth/sign-in", "Sign in again"))
+                    link=(_sign_in_path(request), "Sign in again"))
 
 
 @functools.lru_cache(maxsize=256)
@@ -263,11 +269,10 @@ class GuestGate:
             return JSONResponse({"detail": f"Not signed in: {hint}."}, status_code=401)
         if oidc and request.method in ("GET", "HEAD"):
             target = path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse("/auth/sign-in?next=" + quote(target, safe=""),
-                                    status_code=303)
+            return RedirectResponse(_sign_in_path(request, target), status_code=303)
         return _message(
             request, "Not signed in",
             "This portal takes who you are from its authenticating proxy, and this request "
             "did not come through it." if not oidc else "Sign in to use this portal.",
-            401, link=("/auth/sign-in", "Sign in") if oidc else None,
+            401, link=(_sign_in_path(request), "Sign in") if oidc else None,
         )

@@ -64,7 +64,9 @@ async def _incidents_page(
         ctx.update(
             rows=shown,
             permissions=await incident_row_permissions(request, shown),
-            blocks=provider_blocks(shown, request.query_params),
+            blocks=provider_blocks(
+                shown, request.query_params, path=request.app.url_path_for("incidents_page")
+            ),
             total=len(rows),
             failures=[f for f in failures if not f.unknown],
             banner=failure_banner(request, failures),
@@ -210,7 +212,10 @@ async def on_call_page(request: Request) -> Response:
 
     async def fill() -> None:
         groups, failures = await on_call_groups(portal)
-        shown, pager = _on_call_page_of(groups, str(request.query_params.get("page") or "1"))
+        shown, pager = _on_call_page_of(
+            groups, str(request.query_params.get("page") or "1"),
+            request.app.url_path_for("on_call_page"),
+        )
         ctx.update(
             groups=shown,
             pager=pager,
@@ -230,7 +235,7 @@ ON_CALL_PAGE_SIZE = 50
 
 
 def _on_call_page_of(
-    groups: Sequence[OnCallGroup], page: str
+    groups: Sequence[OnCallGroup], page: str, path: str
 ) -> tuple[list[OnCallGroup], dict[str, Any]]:
     """The owners' groups cut to one page of services, in the same order, and the pager."""
     flat = [(g.owner, entity, entries) for g in groups for entity, entries in g.entities]
@@ -248,8 +253,8 @@ def _on_call_page_of(
         "total": len(flat),
         "first": start + 1,
         "last": min(start + ON_CALL_PAGE_SIZE, len(flat)),
-        "previous": f"/oncall?page={number - 1}" if number > 1 else None,
-        "next": f"/oncall?page={number + 1}" if number < pages else None,
+        "previous": f"{path}?page={number - 1}" if number > 1 else None,
+        "next": f"{path}?page={number + 1}" if number < pages else None,
     }
     return shown, pager
 

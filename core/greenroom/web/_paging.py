@@ -40,11 +40,12 @@ def provider_blocks(
     rows: Sequence[Any],
     query: Mapping[str, str] | Any,
     *,
+    path: str,
     page_size: int = PAGE_SIZE,
-    path: str = "/incidents",
 ) -> list[ProviderBlock]:
     """``rows`` (each with ``.provider`` and ``.incident``) split per provider and paged by
-    each block's cursor in ``query``; blocks in the order their providers first appear."""
+    each block's cursor in ``query``; blocks in the order their providers first appear. ``path``
+    is the page's own path (from its named route), which the blocks' links keep."""
     items = query.multi_items() if hasattr(query, "multi_items") else list(query.items())
     grouped: dict[str, list[Any]] = {}
     for row in rows:

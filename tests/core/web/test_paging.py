@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.datastructures import QueryParams
@@ -34,6 +35,10 @@ ROWS = [Row(ALPHA, Incident(f"A{i}")) for i in range(1, 8)] + [
 ]
 
 
+
+def blocks(rows: list[Any], query: QueryParams) -> list[Any]:
+    return provider_blocks(rows, query, path="/incidents", page_size=3)
+
 def ids(block: object) -> list[str]:
     return [row.incident.id for row in block.rows]  # type: ignore[attr-defined]
 
@@ -43,7 +48,7 @@ def query_of(url: str) -> QueryParams:
 
 
 def test_each_provider_has_its_own_block_and_first_page() -> None:
-    alpha, beta = provider_blocks(ROWS, QueryParams("status=triggered"), page_size=3)
+    alpha, beta = blocks(ROWS, QueryParams("status=triggered"))
     assert (alpha.title, ids(alpha), alpha.total, alpha.start, alpha.end) == (
         "Alpha", ["A1", "A2", "A3"], 7, 1, 3
     )
@@ -53,24 +58,24 @@ def test_each_provider_has_its_own_block_and_first_page() -> None:
 
 
 def test_following_one_cursor_leaves_the_other_block_and_the_filters_alone() -> None:
-    start = provider_blocks(ROWS, QueryParams("status=triggered&after.beta=B1"), page_size=3)
-    alpha, beta = provider_blocks(ROWS, query_of(start[0].next_url or ""), page_size=3)
+    start = blocks(ROWS, QueryParams("status=triggered&after.beta=B1"))
+    alpha, beta = blocks(ROWS, query_of(start[0].next_url or ""))
     assert ids(alpha) == ["A4", "A5", "A6"] and alpha.start == 4
     assert ids(beta) == ["B2", "B3"]
     assert dict(query_of(alpha.next_url or "")) == {
         "status": "triggered", "after.beta": "B1", "after.alpha": "A6",
     }
     assert dict(query_of(alpha.first_url or "")) == {"status": "triggered", "after.beta": "B1"}
-    last, _ = provider_blocks(ROWS, query_of(alpha.next_url or ""), page_size=3)
+    last, _ = blocks(ROWS, query_of(alpha.next_url or ""))
     assert ids(last) == ["A7"] and last.next_url is None
 
 
 def test_a_cursor_names_an_incident_so_new_ones_do_not_shift_the_page() -> None:
     newer = [Row(ALPHA, Incident("A0")), *ROWS]
-    alpha, _ = provider_blocks(newer, QueryParams("after.alpha=A3"), page_size=3)
+    alpha, _ = blocks(newer, QueryParams("after.alpha=A3"))
     assert ids(alpha) == ["A4", "A5", "A6"]
 
 
 def test_an_unknown_cursor_starts_from_the_newest() -> None:
-    alpha, _ = provider_blocks(ROWS, QueryParams("after.alpha=gone"), page_size=3)
+    alpha, _ = blocks(ROWS, QueryParams("after.alpha=gone"))
     assert ids(alpha) == ["A1", "A2", "A3"]
