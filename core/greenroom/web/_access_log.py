@@ -27,6 +27,8 @@ from urllib.parse import parse_qsl, quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._scrub import process_scrubber
+
 logger = logging.getLogger("greenroom.access")
 
 _INCOMING_ID = re.compile(rb"^[A-Za-z0-9._:-]{8,64}$")
@@ -114,14 +116,19 @@ class AccessLogMiddleware:
             raise
         finally:
             if logger.isEnabledFor(logging.INFO):
+                # The raw path: the decoded one could hold a line break (`%0a`).
+                path = loggable_path(
+                    (scope.get("raw_path") or scope["path"].encode("utf-8"))
+                    .split(b"?", 1)[0].decode("ascii", "backslashreplace"),
+                    scope.get("query_string", b""),
+                )
+                # Access lines skip the log-record factory that scrubs other lines, so the
+                # config's secrets (and tokens learned at run time) are taken out here.
+                if process_scrubber:
+                    path = process_scrubber.scrub(path)
                 args = (
                     scope["method"],
-                    # The raw path: the decoded one could hold a line break (`%0a`).
-                    loggable_path(
-                        (scope.get("raw_path") or scope["path"].encode("utf-8"))
-                        .split(b"?", 1)[0].decode("ascii", "backslashreplace"),
-                        scope.get("query_string", b""),
-                    ),
+                    path,
                     status,
                     (time.perf_counter() - started) * 1000,
                     state["request_id"],

@@ -129,3 +129,28 @@ async def test_the_buffered_handler_writes_each_line_soon_and_everything_on_clos
     handler.emit(record)
     handler.close()
     assert flushed[-1].count("GET / 200") == 3
+
+
+def test_a_configured_secret_in_a_path_is_redacted_from_the_access_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Short enough that the access log's own "looks like a token" rule does not catch it: only
+    # knowing the config's secrets does.
+    secret = "sh0uld-never-be-logged-42"
+    config = tmp_path / "app-config.yaml"
+    config.write_text(textwrap.dedent(
+        f"""
+        auth:
+          allowGuests: true
+        somePlugin:
+          apiToken: {secret}
+        """
+    ))
+    portal = build_portal([config], load_entry_points=False, demo=False)
+    with TestClient(create_app(portal)) as client, \
+            caplog.at_level(logging.INFO, logger="greenroom.access"):
+        response = client.get(f"/no/such/{secret}/page")
+    assert response.status_code == 404
+    [line] = access_lines(caplog)
+    assert secret not in line
+    assert line.startswith("GET /no/such/<redacted>/page 404 "), line
