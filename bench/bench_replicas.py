@@ -1,6 +1,7 @@
 """Upstream calls of three replicas, without Redis (each caches on its own) and with it.
 
     python bench/bench_replicas.py [--replicas 3] [--viewers 30] [--seconds 10] [--ttl 2]
+                                   [--rounds 2]
 
 Starts a PagerDuty simulator, a ``redis-server`` on a free port (temp dir) and, twice, three
 ``greenroom serve`` processes in front of the simulator: first with no ``redis.url`` (the
@@ -8,6 +9,11 @@ baseline, what every replica did before), then sharing one Redis. ``--viewers`` 
 an entity page round-robin over the replicas for ``--seconds``. Printed for each run: page
 views served, the GETs the simulator answered, and GETs per resource per TTL window (1.0 is one
 upstream call per resource per TTL for the whole fleet), with the machine's load average.
+
+``--rounds`` repeats the pair in alternating order (without, with, with, without, ...): page
+views per run swing by a factor of two or more with the load other processes put on a small
+machine, so a single pair says little about serving speed. Each run is printed with the load
+it ran under, then the median per setting.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import math
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -132,6 +139,7 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--ttl", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     binary = shutil.which("redis-server")
     if binary is None:
@@ -158,21 +166,30 @@ def main() -> None:
     vendor = f"http://127.0.0.1:{vendor_port}"
     try:
         wait_for(f"{vendor}/_control/requests", simulator)
+        settings = (("without Redis (baseline)", None),
+                    ("with Redis", f"redis://127.0.0.1:{redis_port}/0"))
         results = []
-        for label, redis_url in (("without Redis (baseline)", None),
-                                 ("with Redis", f"redis://127.0.0.1:{redis_port}/0")):
-            views, counted, elapsed = run(folder, vendor, redis_url, args, env)
-            windows = math.ceil(elapsed / args.ttl)
-            per_window = sum(counted.values()) / max(1, len(counted)) / windows
-            results.append((label, views, sum(counted.values()), len(counted), per_window))
+        for number in range(max(1, args.rounds)):
+            for label, redis_url in settings if number % 2 == 0 else settings[::-1]:
+                views, counted, elapsed = run(folder, vendor, redis_url, args, env)
+                windows = math.ceil(elapsed / args.ttl)
+                per_window = sum(counted.values()) / max(1, len(counted)) / windows
+                results.append((label, views, sum(counted.values()), len(counted), per_window,
+                                os.getloadavg()[0]))
         load = os.getloadavg()
         print(f"{args.replicas} replicas, {args.viewers} viewers for {args.seconds:g} s, "
               f"TTL {args.ttl:g} s; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
               f"on {os.cpu_count()} cores")
         print(f"{'':26} {'page views':>10} {'upstream GETs':>14} {'resources':>10} "
-              f"{'GETs per resource per TTL':>26}")
-        for label, views, gets, resources, per_window in results:
-            print(f"{label:26} {views:>10} {gets:>14} {resources:>10} {per_window:>26.2f}")
+              f"{'GETs per resource per TTL':>26} {'load (1 min)':>13}")
+        for label, views, gets, resources, per_window, run_load in results:
+            print(f"{label:26} {views:>10} {gets:>14} {resources:>10} {per_window:>26.2f} "
+                  f"{run_load:>13.1f}")
+        for label, _ in settings:
+            mine = [r for r in results if r[0] == label]
+            print(f"{label + ', median':26} {statistics.median(r[1] for r in mine):>10g} "
+                  f"{statistics.median(r[2] for r in mine):>14g} {'':>10} "
+                  f"{statistics.median(r[4] for r in mine):>26.2f}")
     finally:
         simulator.kill()
         redis.terminate()
