@@ -125,7 +125,7 @@ class SharedReads:
         self._renew = client.register_script(_RENEW)
         self._down_until = 0.0
         self._down = False
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending: set[asyncio.Task[int]] = set()
         #: Reads answered from Redis, and upstream calls this replica made holding a lease.
         self.hits = 0
         self.fetched = 0
@@ -176,7 +176,10 @@ class SharedReads:
             if found is not None:
                 return found
             token = secrets.token_hex(8)
-            holder = await self.client.set(lease_key, token, nx=True, px=lease_ms, get=True)
+            # With get=True, SET answers the value it found (the holder's token) or None.
+            holder: bytes | str | None = await self.client.set(  # type: ignore[assignment]
+                lease_key, token, nx=True, px=lease_ms, get=True,
+            )
             if holder is None:
                 # The previous holder may have stored the entry and let go of the lease since
                 # the entry was read above: read it again before calling the upstream.
