@@ -50,23 +50,31 @@ def simulator() -> Iterator[tuple[str, Any]]:
         yield url, app
 
 
-def _portal(tmp_path: Path, simulator_url: str, ttl: float) -> Portal:
-    (tmp_path / "catalog-info.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: backstage.io/v1alpha1
-        kind: Component
-        metadata:
-          name: checkout
-          annotations: {{pagerduty.com/integration-key: {CHECKOUT_INTEGRATION_KEY}}}
-        spec: {{type: service, owner: team-a}}
-        ---
-        apiVersion: backstage.io/v1alpha1
-        kind: Component
-        metadata:
-          name: payments
-          annotations: {{pagerduty.com/service-id: {PAYMENTS_SERVICE_ID}}}
-        spec: {{type: service, owner: team-b}}
-        """))
-    config = tmp_path / "app-config.yaml"
+CHECKOUT_ENTITY = f"""\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: checkout
+  annotations: {{pagerduty.com/integration-key: {CHECKOUT_INTEGRATION_KEY}}}
+spec: {{type: service, owner: team-a}}
+"""
+PAYMENTS_ENTITY = f"""\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: payments
+  annotations: {{pagerduty.com/service-id: {PAYMENTS_SERVICE_ID}}}
+spec: {{type: service, owner: team-b}}
+"""
+
+
+def write_portal_config(
+    folder: Path, simulator_url: str, *, ttl: float, entities: tuple[str, ...], extra: str = ""
+) -> Path:
+    """A catalog of ``entities`` and a config with the PagerDuty proxy route to the simulator,
+    its webhook secret and ``extra`` (more top-level config); the config file's path."""
+    (folder / "catalog-info.yaml").write_text("---\n".join(entities))
+    config = folder / "app-config.yaml"
     config.write_text(textwrap.dedent(f"""\
         catalog:
           locations: [{{type: file, target: catalog-info.yaml}}]
@@ -82,11 +90,20 @@ def _portal(tmp_path: Path, simulator_url: str, ttl: float) -> Portal:
         plugins:
           splunk-on-call: {{enabled: false}}
           response-metrics: {{enabled: false}}
+        """) + textwrap.dedent(extra))
+    return config
+
+
+def _portal(tmp_path: Path, simulator_url: str, ttl: float) -> Portal:
+    config = write_portal_config(
+        tmp_path, simulator_url, ttl=ttl, entities=(CHECKOUT_ENTITY, PAYMENTS_ENTITY),
+        extra="""\
         auth:
           provider: proxy
           allowGuests: true
-          proxy: {{header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}}
-        """))
+          proxy: {header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}
+        """,
+    )
     return build_portal([config], demo=False)
 
 

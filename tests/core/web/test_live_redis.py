@@ -4,7 +4,6 @@ at once, and the other replica forgets the stale reads before its viewers re-rea
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,17 @@ import pytest
 
 from greenroom._portal import build_portal
 from greenroom.web import create_app
-from greenroom_pagerduty.simulator import CHECKOUT_INTEGRATION_KEY
 from greenroom_pagerduty.simulator import create_app as create_simulator
 
-from .test_live import TOKEN, EventReader, _incident_reads, _serve, _webhook
+from .test_live import (
+    CHECKOUT_ENTITY,
+    TOKEN,
+    EventReader,
+    _incident_reads,
+    _serve,
+    _webhook,
+    write_portal_config,
+)
 
 CHECKOUT = "component:default/checkout"
 SECRET = "live-test-webhook-secret"
@@ -32,35 +38,15 @@ def vendor() -> Iterator[tuple[str, Any]]:
 
 def _replica(folder: Path, simulator_url: str, redis_url: str) -> Any:
     folder.mkdir()
-    (folder / "catalog-info.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: backstage.io/v1alpha1
-        kind: Component
-        metadata:
-          name: checkout
-          annotations: {{pagerduty.com/integration-key: {CHECKOUT_INTEGRATION_KEY}}}
-        spec: {{type: service, owner: team-a}}
-        """))
-    config = folder / "app-config.yaml"
-    config.write_text(textwrap.dedent(f"""\
+    config = write_portal_config(
+        folder, simulator_url, ttl=600, entities=(CHECKOUT_ENTITY,),
+        extra=f"""\
         app:
           secret: shared-secret-of-both-replicas-0123456789
-        catalog:
-          locations: [{{type: file, target: catalog-info.yaml}}]
-        proxy:
-          endpoints:
-            /pagerduty:
-              target: {simulator_url}
-              headers: {{Authorization: "Token token={TOKEN}"}}
-        fetch:
-          cacheTtlSeconds: 600
-        pagerDuty:
-          webhookSecrets: [{SECRET}]
         redis:
           url: {redis_url}
-        plugins:
-          splunk-on-call: {{enabled: false}}
-          response-metrics: {{enabled: false}}
-        """))
+        """,
+    )
     return create_app(build_portal([config], demo=False))
 
 
