@@ -137,8 +137,11 @@ def test_a_card_over_the_budget_says_when_it_retries_and_the_vendor_is_spared(
         portal = build_portal([config], demo=False)
         for url in _serve(create_app(portal)):
             page = httpx.get(f"{url}/catalog/default/component/checkout", timeout=60).text
-            # The PagerDuty card's own wording for a 429 with ratelimit-reset.
-            assert re.search(r"rate-limited, retrying at \d\d:\d\d:\d\d UTC", page), page
+            # The PagerDuty card's own wording for a 429 with ratelimit-reset, and the time a
+            # live page reads the card again.
+            found = re.search(r"rate-limited; retrying in (\d+) s \(at \d\d:\d\d:\d\d UTC\)", page)
+            assert found, page
+            assert f'data-retry-after="{found.group(1)}"' in page
             assert len(simulator.state.control.requests) == 1  # the budget's one request
             # The proxy over HTTP answers the same way, without asking the vendor.
             answer = httpx.get(f"{url}/api/proxy/pagerduty/services", timeout=30)
