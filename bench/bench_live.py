@@ -20,7 +20,6 @@ import asyncio
 import os
 import random
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,8 @@ import httpx
 from greenroom._portal import build_portal
 from greenroom.testing import serve_app
 from greenroom.web import create_app
-from greenroom_pagerduty.simulator import CHECKOUT_INTEGRATION_KEY
 from greenroom_pagerduty.simulator import create_app as create_simulator
+from greenroom_pagerduty.simulator import write_portal_config
 
 TOKEN = "bench-token"
 ENTITY = "/catalog/default/component/checkout"
@@ -39,28 +38,11 @@ REF = "component:default/checkout"
 
 
 def portal_app(folder: Path, simulator_url: str, ttl: float) -> Any:
-    (folder / "catalog-info.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: backstage.io/v1alpha1
-        kind: Component
-        metadata:
-          name: checkout
-          annotations: {{pagerduty.com/integration-key: {CHECKOUT_INTEGRATION_KEY}}}
-        spec: {{type: service, owner: team-a}}
-        """))
-    config = folder / "app-config.yaml"
-    config.write_text(textwrap.dedent(f"""\
-        catalog:
-          locations: [{{type: file, target: catalog-info.yaml}}]
-        proxy:
-          endpoints:
-            /pagerduty:
-              target: {simulator_url}
-              headers: {{Authorization: "Token token={TOKEN}"}}
-        fetch:
-          cacheTtlSeconds: {ttl}
-        plugins:
-          splunk-on-call: {{enabled: false}}
-        """))
+    # The response-metrics card stays on: the page measured is the page people see.
+    config = write_portal_config(
+        folder, simulator_url, token=TOKEN, cache_ttl_seconds=ttl,
+        disabled_plugins=("splunk-on-call",),
+    )
     return create_app(build_portal([config], demo=False))
 
 

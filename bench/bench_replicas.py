@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from greenroom_pagerduty.simulator import CHECKOUT_INTEGRATION_KEY
+from greenroom_pagerduty.simulator import write_portal_config
 
 TOKEN = "bench-replicas-token"
 SECRET = "bench-replicas-secret-0123456789abcdef"
@@ -72,24 +71,13 @@ def reads(vendor: str) -> Counter[str]:
 
 def run(folder: Path, vendor: str, redis_url: str | None, args: argparse.Namespace,
         env: dict[str, str]) -> tuple[int, Counter[str], float]:
-    config = folder / ("with-redis.yaml" if redis_url else "without-redis.yaml")
-    config.write_text(textwrap.dedent(f"""\
-        app:
-          secret: {SECRET}
-        auth: {{allowGuests: true}}
-        catalog:
-          locations: [{{type: file, target: catalog-info.yaml}}]
-        proxy:
-          endpoints:
-            /pagerduty:
-              target: {vendor}
-              headers: {{Authorization: "Token token={TOKEN}"}}
-        fetch:
-          cacheTtlSeconds: {args.ttl}
-        plugins:
-          splunk-on-call: {{enabled: false}}
-          response-metrics: {{enabled: false}}
-        """) + (f"redis:\n  url: {redis_url}\n" if redis_url else ""))
+    setting = folder / ("with-redis" if redis_url else "without-redis")
+    setting.mkdir(exist_ok=True)
+    config = write_portal_config(
+        setting, vendor, token=TOKEN, cache_ttl_seconds=args.ttl,
+        extra=f"app: {{secret: {SECRET}}}\nauth: {{allowGuests: true}}\n"
+        + (f"redis: {{url: '{redis_url}'}}\n" if redis_url else ""),
+    )
     processes = []
     urls = []
     try:
@@ -146,14 +134,6 @@ def main() -> None:
         raise SystemExit("redis-server not found: apt-get install redis-server")
     folder = Path(tempfile.mkdtemp(prefix="greenroom-bench-replicas-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GREENROOM_")}
-    (folder / "catalog-info.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: backstage.io/v1alpha1
-        kind: Component
-        metadata:
-          name: checkout
-          annotations: {{pagerduty.com/integration-key: {CHECKOUT_INTEGRATION_KEY}}}
-        spec: {{type: service, owner: team-a}}
-        """))
     redis_port, vendor_port = free_port(), free_port()
     redis = subprocess.Popen(
         [binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(folder),

@@ -26,7 +26,8 @@ GreenroomError
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 
 
 class GreenroomError(Exception):
@@ -180,6 +181,14 @@ class RateLimitedError(ProviderError):
     def __init__(self, message: str = "Rate limited", *, retry_at: datetime | None = None) -> None:
         self.retry_at = retry_at
         super().__init__(message)
+
+    def retry_after(self, now: datetime | None = None) -> int | None:
+        """Whole seconds until ``retry_at`` (at least 1), or None when the vendor did not say.
+        A card's element with ``data-retry-after`` set to it is read again then by a live page."""
+        if self.retry_at is None:
+            return None
+        left = (self.retry_at - (now or datetime.now(UTC))).total_seconds()
+        return max(1, math.ceil(left))
 
 
 class MissingSettingError(ProviderError):

@@ -27,6 +27,7 @@ import asyncio
 import functools
 import logging
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from http.cookiejar import DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+
+from ._upstream import UpstreamPool
 
 if TYPE_CHECKING:
     import aiohttp
@@ -103,17 +106,33 @@ class _NoCookies(DefaultCookiePolicy):
         return False
 
 
+#: The lean client (``_upstream.py``) made beside each session from :func:`new_session`, so
+#: whoever holds the shared session (the proxy handler, ``FetchApi``) reaches the same pool.
+_POOLS: weakref.WeakKeyDictionary[aiohttp.ClientSession, UpstreamPool] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def new_session(limit: int = 200, timeout: float = DEFAULT_TIMEOUT) -> aiohttp.ClientSession:
     """The shared upstream session: no cookie jar (it serves every user), no proxy from the
-    environment, connect and total timeouts."""
+    environment, connect and total timeouts. A lean :class:`UpstreamPool` with the same limit
+    and timeouts comes with it (:func:`upstream_pool`); the session carries what the pool
+    does not serve (URLs with credentials in them)."""
     import aiohttp
 
-    return aiohttp.ClientSession(
+    session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=limit),
         cookie_jar=aiohttp.DummyCookieJar(),
         timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0)),
         trust_env=False,
     )
+    _POOLS[session] = UpstreamPool(limit=limit, timeout=timeout)
+    return session
+
+
+def upstream_pool(session: aiohttp.ClientSession) -> UpstreamPool | None:
+    """The lean pool made with ``session`` by :func:`new_session`; None for other sessions."""
+    return _POOLS.get(session)
 
 
 def default_transport() -> httpx.AsyncBaseTransport:
@@ -235,6 +254,9 @@ class FetchApi:
         if self._client is not None:
             await self._client.aclose()
         if self._session is not None:
+            pool = upstream_pool(self._session)
+            if pool is not None:
+                await pool.aclose()
             await self._session.close()
         if self.shared is not None:
             await self.shared.aclose()

@@ -55,6 +55,11 @@ auth:
     expect(row).to_contain_text(ADA)
     expect(row).to_contain_text("succeeded")
     expect(row).to_contain_text("via oidc")
+    # So is signing in, readably named.
+    signed_in = page.locator("tr[data-action='auth.sign-in']").first
+    expect(signed_in).to_contain_text("Sign-in")
+    expect(signed_in).to_contain_text(ADA)
+    expect(signed_in).to_contain_text("succeeded")
 
     # Scripts on the portal's pages read the vendor through the proxy as the signed-in user:
     # the session cookie is the only credential this browser holds.

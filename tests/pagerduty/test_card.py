@@ -174,10 +174,36 @@ async def test_section_error_keeps_the_rest(show, simulator):
     assert "High error rate on POST /checkout" in words
 
 
+def retry_after(html: str) -> int | None:
+    """The card's ``data-retry-after`` (seconds): when a live page reads it again."""
+    found = re.search(r'<section class="card pagerduty-card"[^>]*data-retry-after="(\d+)"', html)
+    return int(found.group(1)) if found else None
+
+
 async def test_rate_limited_says_when_it_retries(show, simulator):
     simulator.control.add_fault(status=429, path_prefix="/services", reset_seconds=3600)
-    words = text(await show())
-    assert re.search(r"PagerDuty rate-limited, retrying at \d\d:\d\d:\d\d UTC", words)
+    html = await show()
+    words = text(html)
+    found = re.search(
+        r"PagerDuty rate-limited; retrying in (\d+) s \(at \d\d:\d\d:\d\d UTC\)", words
+    )
+    assert found, words
+    # PagerDuty's ratelimit-reset, give or take the second the read took.
+    assert 3590 <= int(found.group(1)) <= 3600
+    assert retry_after(html) == int(found.group(1))
+
+
+async def test_a_rate_limited_section_sets_when_the_card_is_read_again(show, simulator):
+    simulator.control.add_fault(status=429, path_prefix="/oncalls", reset_seconds=600)
+    html = await show()
+    words = text(html)
+    assert "High error rate on POST /checkout" in words  # the other sections still show
+    assert re.search(r"PagerDuty rate-limited; retrying in \d+ s", words)
+    assert retry_after(html) is not None and 590 <= retry_after(html) <= 600  # type: ignore[operator]
+
+
+async def test_a_card_read_fine_is_not_read_again_early(show, simulator):
+    assert retry_after(await show()) is None
 
 
 async def test_read_only_hides_and_refuses_actions(show, act, simulator):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -363,3 +365,20 @@ def test_account_with_token_is_refused(make_client, simulator):
 
 def test_client_is_importable_from_package():
     assert PagerDutyClient.__module__.startswith("greenroom_pagerduty")
+
+
+def test_a_429_without_ratelimit_reset_honours_retry_after() -> None:
+    # PagerDuty names its own header; a proxy in between may answer with the standard one
+    # (RFC 9110: seconds or an HTTP date).
+    import httpx
+
+    from greenroom_pagerduty._client import _retry_delay
+
+    def delay(headers: dict[str, str], attempt: int = 0) -> float:
+        return _retry_delay(httpx.Response(429, headers=headers), attempt)
+
+    assert delay({"ratelimit-reset": "3", "retry-after": "9"}) == 3.0
+    assert delay({"retry-after": "7"}) == 7.0
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 27 <= delay({"retry-after": later}) <= 30
+    assert delay({"retry-after": "soon"}, attempt=1) == 1.0  # unreadable: backs off

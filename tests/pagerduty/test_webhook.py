@@ -30,9 +30,11 @@ from greenroom._portal import Portal, build_portal
 from greenroom.web import create_app
 from greenroom_pagerduty._webhook import sign, signature_ok
 from greenroom_pagerduty.simulator import (
-    CHECKOUT_INTEGRATION_KEY,
+    CHECKOUT_ENTITY,
     CHECKOUT_SERVICE_ID,
+    PAYMENTS_ENTITY,
     PAYMENTS_SERVICE_ID,
+    write_portal_config,
 )
 from greenroom_pagerduty.simulator import (
     create_app as create_simulator,
@@ -92,38 +94,10 @@ def simulator() -> Iterator[LiveSimulator]:
 
 
 def _portal(tmp_path: Path, simulator_url: str, extra: str = "") -> Portal:
-    (tmp_path / "catalog-info.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: backstage.io/v1alpha1
-        kind: Component
-        metadata:
-          name: checkout
-          annotations:
-            pagerduty.com/integration-key: {CHECKOUT_INTEGRATION_KEY}
-        spec: {{type: service, owner: team-a}}
-        ---
-        apiVersion: backstage.io/v1alpha1
-        kind: Component
-        metadata:
-          name: payments
-          annotations:
-            pagerduty.com/service-id: {PAYMENTS_SERVICE_ID}
-        spec: {{type: service, owner: team-b}}
-        """))
-    config = tmp_path / "app-config.yaml"
-    config.write_text(textwrap.dedent(f"""\
-        catalog:
-          locations: [{{type: file, target: catalog-info.yaml}}]
-        proxy:
-          endpoints:
-            /pagerduty:
-              target: {simulator_url}
-              headers: {{Authorization: "Token token={TOKEN}"}}
-        pagerDuty:
-          webhookSecrets: ["{SECRET}", "{OLD_SECRET}"]
-        plugins:
-          splunk-on-call: {{enabled: false}}
-          response-metrics: {{enabled: false}}
-        """) + extra)
+    config = write_portal_config(
+        tmp_path, simulator_url, token=TOKEN, entities=(CHECKOUT_ENTITY, PAYMENTS_ENTITY),
+        webhook_secrets=[SECRET, OLD_SECRET], extra=extra,
+    )
     return build_portal([config], demo=False)
 
 

@@ -1,4 +1,5 @@
-"""The audit trail as actions use it: intent first, outcome after, refusals counted.
+"""The audit trail as actions use it: intent first, outcome after, refusals counted; what
+already happened (a refusal, a sign-in, a sign-out) recorded complete with ``record``.
 
 ``async with trail.action(actor, "incident.resolve", ...) as record:`` writes the entry as
 ``unknown`` before the block runs (the block is where the vendor is called) and completes it as
@@ -121,21 +122,48 @@ class AuditTrail:
     ) -> None:
         """Record a refusal. ``per_minute`` counts repeats of one caller and action within a
         minute in one entry, so a script hammering a refused route cannot flood the table."""
+        await self.record(
+            actor, action, "refused", reason, entities=entities, provider=provider,
+            incident_id=incident_id, summary=summary, request_id=request_id,
+            per_minute=per_minute,
+        )
+
+    async def record(
+        self,
+        actor: Actor,
+        action: str,
+        outcome: Outcome,
+        message: str = "",
+        *,
+        entities: Iterable[str] = (),
+        provider: str | None = None,
+        incident_id: str | None = None,
+        summary: str = "",
+        request_id: str | None = None,
+        per_minute: bool = False,
+    ) -> bool:
+        """Record something that already happened (a refusal, a sign-in, a sign-out), complete.
+
+        Unlike ``action`` it never stops what it records: when the store cannot be written the
+        failure is logged (one line) and ``False`` is returned. ``per_minute`` counts repeats
+        of one caller, action, outcome and message within a minute in one entry."""
         now = datetime.now(UTC)
         entry = AuditEntry(
-            actor=actor, action=action, outcome="refused", at=now, entities=tuple(entities),
+            actor=actor, action=action, outcome=outcome, at=now, entities=tuple(entities),
             provider=provider, incident_id=incident_id, summary=self.scrub(summary),
-            message=self.scrub(reason), request_id=request_id, completed_at=now,
+            message=self.scrub(message), request_id=request_id, completed_at=now,
         )
         key = None
         if per_minute:
-            key = f"refused|{now:%Y-%m-%dT%H:%M}|{actor.user_id}|{action}"[:400]
+            key = f"{outcome}|{now:%Y-%m-%dT%H:%M}|{actor.user_id}|{action}|{entry.message}"[:400]
         try:
             await to_thread.run_sync(lambda: self.store.add(entry, dedupe_key=key))
-        except Exception as exc:  # noqa: BLE001 - the refusal stands even when unrecorded
-            log.error("audit trail unavailable, refusal of %s not recorded: %s", action,
+        except Exception as exc:  # noqa: BLE001 - what happened stands even when unrecorded
+            log.error("audit trail unavailable, %s %s not recorded: %s", action, outcome,
                       _describe(exc))
+            return False
         await self.maybe_prune()
+        return True
 
     async def query(self, query: AuditQuery) -> AuditPage:
         try:

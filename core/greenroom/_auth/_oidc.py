@@ -7,6 +7,11 @@ session (the one signed cookie, see ``greenroom.web._session``) then holds the u
 times: when they signed in (``auth.session.lifetimeHours``) and when they were last seen
 (``auth.session.idleMinutes``). Sign-out records the session's id in the database until it
 would have expired, so a copy of the cookie stops working on every replica.
+
+While that database cannot be reached nobody can be signed out, and no session can be checked:
+sessions started before are treated as guests (one of them may be a signed-out copy), sessions
+this process starts meanwhile are believed (none of them can have been signed out), so people
+can still sign in. The outage is logged once, and its end once.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ log = logging.getLogger("greenroom.auth")
 SESSION_KEY = "signed_in"
 # Refresh "last seen" at most this often, so the cookie is not rewritten on every request.
 _SEEN_GRANULARITY_SECONDS = 60
+# Sessions started during one outage of the signed-out store that this process remembers.
+_MAX_UNCHECKED_SESSIONS = 10_000
 
 
 def safe_next(target: str | None) -> str:
@@ -52,6 +59,8 @@ class OidcSessionBackend:
         self.idle = session.idle_minutes * 60
         self.revocations = revocations
         self.groups_claim = groups_claim
+        self._store_down = False
+        self._started_while_down: set[str] = set()
 
     def authenticate(self, request: HTTPConnection) -> Identity | None:
         if "session" not in request.scope:
@@ -68,13 +77,8 @@ class OidcSessionBackend:
         if now - started > self.lifetime or now - seen > self.idle:
             request.session.pop(SESSION_KEY, None)
             return None
-        try:
-            revoked = self.revocations.is_revoked(sid)
-        except Exception as exc:  # noqa: BLE001 - unknown means not signed in, never signed in
-            log.error("cannot check signed-out sessions (%s): treating the request as a guest",
-                      type(exc).__name__)
-            return None
-        if revoked:
+        revoked = self._is_revoked(sid)
+        if revoked or (revoked is None and sid not in self._started_while_down):
             return None
         if now - seen > _SEEN_GRANULARITY_SECONDS:
             held["seen"] = now
@@ -95,8 +99,15 @@ class OidcSessionBackend:
         uid = email.lower() or f"oidc:{subject}"
         name = str(claims.get("name") or email or subject)
         group_names = [str(g) for g in groups][:100]
+        sid = secrets.token_urlsafe(24)
+        # Asking about the new id costs one lookup per sign-in and tells whether the store is
+        # reachable, so that a session started during an outage is known as one.
+        if self._is_revoked(sid) is None and (
+            len(self._started_while_down) < _MAX_UNCHECKED_SESSIONS
+        ):
+            self._started_while_down.add(sid)
         held: dict[str, Any] = {
-            "sid": secrets.token_urlsafe(24),
+            "sid": sid,
             # The whole email address lower-cased, as every sign-in mode keys users; the
             # provider's subject when it gives no email.
             "uid": uid,
@@ -116,8 +127,29 @@ class OidcSessionBackend:
         """Sign out: the session id is revoked until the session would have expired anyway."""
         held = request.session.get(SESSION_KEY)
         if isinstance(held, dict) and "sid" in held:
+            # Even when the store cannot record it, this process stops believing the session.
+            self._started_while_down.discard(str(held["sid"]))
             expires = float(held.get("iat", time.time())) + self.lifetime
             self.revocations.revoke(str(held["sid"]), datetime.fromtimestamp(expires, UTC))
+
+    def _is_revoked(self, sid: str) -> bool | None:
+        """Whether ``sid`` was signed out; ``None`` when the store cannot say."""
+        try:
+            revoked = self.revocations.is_revoked(sid)
+        except Exception as exc:  # noqa: BLE001 - unknown is never "not signed out"
+            if not self._store_down:
+                self._store_down = True
+                log.error(
+                    "cannot check signed-out sessions (%s): sessions started before now are "
+                    "treated as guests, new sign-ins are accepted, until the database answers",
+                    type(exc).__name__,
+                )
+            return None
+        if self._store_down:
+            self._store_down = False
+            self._started_while_down.clear()
+            log.info("signed-out sessions can be checked again")
+        return revoked
 
 
 def oauth_client(settings: OidcSettings) -> Any:

@@ -255,6 +255,8 @@
           var title = slot.querySelector(".card-title");
           announce((title ? title.textContent.trim() : card) + " updated");
         }
+        // Still rate limited with the very same words: no change to observe, so ask here.
+        retryLater(slot);
       });
     });
   }

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._audit import AuditUnavailableError
+from .._audit import Actor, AuditUnavailableError, Outcome
 from .._auth import actor_of
 from .._auth._oidc import OidcSessionBackend, oauth_client, safe_next
 from ._context import page_context, portal_of, render_page
@@ -27,6 +27,7 @@ from ._session import csrf_protected, renew_session
 from ._sign_in import identity_of
 
 if TYPE_CHECKING:
+    from .._identity import Identity
     from .._portal import Portal
 
 log = logging.getLogger("greenroom.auth")
@@ -103,7 +104,9 @@ async def callback(request: Request) -> Response:
     try:
         token = await client.authorize_access_token(request)
     except Exception as exc:  # noqa: BLE001 - a stale, replayed or denied sign-in
-        log.warning("sign-in refused: %s", type(exc).__name__)
+        reason = _refusal_reason(request, exc)
+        log.warning("sign-in refused: %s", reason)
+        await _record(request, _visitor(request), SIGN_IN, "failed", reason, per_minute=True)
         return _message(
             request, "Sign-in did not complete",
             "The identity provider's answer could not be accepted (it may have expired or "
@@ -111,12 +114,16 @@ async def callback(request: Request) -> Response:
         )
     claims = dict(token.get("userinfo") or {})
     if not claims.get("email") and not claims.get("sub"):
+        await _record(request, _visitor(request), SIGN_IN, "failed",
+                      "the identity provider did not say who signed in", per_minute=True)
         return _message(request, "Sign-in did not complete",
                         "The identity provider did not say who you are.", 400)
     # A session fixed before sign-in must not carry over into the signed-in one.
     renew_session(request)
     identity = backend.start(request, claims)
     log.info("signed in: %s", identity.user_id)
+    await _record(request, actor_of(identity), SIGN_IN, "succeeded",
+                  summary=_signed_in_summary(portal, identity))
     return RedirectResponse(target, status_code=303)
 
 
@@ -127,16 +134,22 @@ async def _refuse_sign_out(request: Request, message: str) -> Response:
 @router.post("/auth/sign-out", dependencies=[csrf_protected(_refuse_sign_out)])
 async def sign_out(request: Request) -> Response:
     backend = _oidc_backend(portal_of(request))
+    identity = identity_of(request)
     if backend is not None:
         try:
             backend.end(request)
         except Exception as exc:  # noqa: BLE001
             log.error("sign-out: could not record the revoked session: %s", type(exc).__name__)
+            if identity.authenticated:
+                await _record(request, actor_of(identity), SIGN_OUT, "failed",
+                              "the session could not be revoked (database unavailable)")
             return _message(
                 request, "Not signed out",
                 "The portal's database did not answer, so the session could not be ended "
                 "everywhere. Try again in a moment.", 503, link=("/", "Back"),
             )
+    if identity.authenticated:
+        await _record(request, actor_of(identity), SIGN_OUT, "succeeded")
     renew_session(request)
     return RedirectResponse(request.app.url_path_for("signed_out"), status_code=303)
 
@@ -145,6 +158,64 @@ async def sign_out(request: Request) -> Response:
 async def signed_out(request: Request) -> Response:
     return _message(request, "Signed out", "You are signed out of this portal.", 200,
                     link=(_sign_in_path(request), "Sign in again"))
+
+
+# -- the audit trail's record of signing in and out ----------------------------------------------
+# Sign-in and sign-out are recorded after the fact and never wait on the audit trail: with its
+# database down people still sign in and out (the trail logs one line per entry it could not
+# write), because refusing every sign-in would lock everyone out of a portal that can still
+# show who is on call. Actions stay refused while the trail is down (``AuditTrail.action``).
+SIGN_IN = "auth.sign-in"
+SIGN_OUT = "auth.sign-out"
+# OAuth 2.0 error codes are short ASCII words (RFC 6749 section 4.1.2.1); anything else in the
+# callback's ``error`` parameter is not the identity provider's and is not kept.
+_OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
+
+
+def _visitor(request: Request) -> Actor:
+    """Who a failed sign-in is recorded under: nobody is known yet, so the TCP peer."""
+    peer = request.client.host if request.client else "unknown"
+    return Actor(user_id=f"guest:{peer}", via="guest")
+
+
+def _refusal_reason(request: Request, exc: Exception) -> str:
+    """Why the identity provider's answer was not accepted, in words for the audit trail; never
+    the authorization code, the state or a token (the callback's query carries them)."""
+    # authlib is imported only by portals that sign in with OIDC (start-up stays light).
+    from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+
+    error = request.query_params.get("error") or ""
+    if error:
+        code = error if _OAUTH_ERROR_CODE.match(error) else "an unrecognised error"
+        return f"the identity provider answered {code}"
+    if isinstance(exc, MismatchingStateError):
+        return ("state mismatch: the answer does not belong to a sign-in started in this "
+                "browser (expired, used already, or forged)")
+    if isinstance(exc, OAuthError):
+        code = str(exc.error or "")
+        shown = code if _OAUTH_ERROR_CODE.match(code) else type(exc).__name__
+        return f"the identity provider's answer was not accepted ({shown})"
+    return f"the identity provider could not be asked ({type(exc).__name__})"
+
+
+def _signed_in_summary(portal: Portal, identity: Identity) -> str:
+    access = portal.access
+    issuer = access.settings.oidc.issuer if access and access.settings.oidc else "OIDC"
+    groups = ", ".join(sorted(identity.groups)[:20])
+    return f"through {issuer}" + (f"; groups: {groups}" if groups else "")
+
+
+async def _record(
+    request: Request, actor: Actor, action: str, outcome: Outcome, message: str = "", *,
+    summary: str = "", per_minute: bool = False,
+) -> None:
+    access = portal_of(request).access
+    if access is None:
+        return
+    await access.audit.record(
+        actor, action, outcome, message, summary=summary, request_id=request_id_of(request),
+        per_minute=per_minute,
+    )
 
 
 @functools.lru_cache(maxsize=256)

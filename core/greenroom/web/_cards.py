@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 import traceback
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -82,9 +80,9 @@ def error_box(
 
 def _rate_limited(exc: RateLimitedError, text: str) -> tuple[str, int | None]:
     """The message of a rate-limited read, saying when it is tried again."""
-    if exc.retry_at is None:
+    seconds = exc.retry_after()
+    if seconds is None:
         return text, None
-    seconds = max(1, math.ceil((exc.retry_at - datetime.now(UTC)).total_seconds()))
     return f"{text.rstrip('.')}; retrying in {seconds} s.", seconds
 
 

@@ -40,15 +40,20 @@ READ_ONLY = (
 )
 
 
-def error_text(exc: ProviderError) -> str:
-    """The card's words for a provider error, as Backstage's PagerDuty card words them."""
+def error_text(exc: ProviderError, retry_after: int | None = None) -> str:
+    """The card's words for a provider error, as Backstage's PagerDuty card words them; a rate
+    limit says when the card is read again (``retry_after`` seconds, from PagerDuty's
+    ``ratelimit-reset`` or ``Retry-After``), as the portal's own card errors do."""
     if isinstance(exc, UnauthorizedError):
         return "Missing or invalid PagerDuty Token"
     if isinstance(exc, NotFoundError):
         return "PagerDuty Service Not Found"
     if isinstance(exc, RateLimitedError):
-        when = exc.retry_at.strftime("%H:%M:%S UTC") if exc.retry_at else "in a moment"
-        return f"PagerDuty rate-limited, retrying at {when}"
+        seconds = retry_after if retry_after is not None else exc.retry_after()
+        if seconds is None or exc.retry_at is None:
+            return "PagerDuty rate-limited; try again in a moment"
+        return (f"PagerDuty rate-limited; retrying in {seconds} s "
+                f"(at {exc.retry_at.strftime('%H:%M:%S UTC')})")
     return f"Error encountered while fetching information. {exc}"
 
 
@@ -58,13 +63,21 @@ class _Section:
     error: str | None = None
     rate_limited: bool = False
     truncated: bool = False
+    # Seconds until PagerDuty takes reads again, when it said.
+    retry_after: int | None = None
+
+
+def _failed(exc: ProviderError) -> _Section:
+    seconds = exc.retry_after() if isinstance(exc, RateLimitedError) else None
+    return _Section(error=error_text(exc, seconds), rate_limited=isinstance(exc, RateLimitedError),
+                    retry_after=seconds)
 
 
 async def _section(call: Any) -> _Section:
     try:
         result = await call
     except ProviderError as exc:
-        return _Section(error=error_text(exc), rate_limited=isinstance(exc, RateLimitedError))
+        return _failed(exc)
     if isinstance(result, tuple):
         items, truncated = result
         return _Section(list(items), truncated=truncated)
@@ -86,12 +99,11 @@ async def render(ctx: CardContext) -> str:
     settings = _settings(ctx)
     entity = ctx.entity
     service: ServicePayload | None = None
-    failure: str | None = None
-    rate_limited = False
+    failure = _Section()
     try:
         service = await provider.client.service_for_entity(entity)
     except ProviderError as exc:
-        failure, rate_limited = error_text(exc), isinstance(exc, RateLimitedError)
+        failure = _failed(exc)
     incidents = changes = oncall = _Section()
     if service is not None:
         incidents, changes, oncall = await asyncio.gather(
@@ -111,8 +123,15 @@ async def render(ctx: CardContext) -> str:
             entity=entity,
             settings=settings,
             service=service,
-            failure=failure,
-            rate_limited=rate_limited,
+            failure=failure.error,
+            rate_limited=failure.rate_limited,
+            # The soonest a rate-limited part may be read again: a live page re-reads the card
+            # then (``data-retry-after``) instead of waiting for the next cache TTL.
+            retry_after=min(
+                (part.retry_after for part in (failure, incidents, changes, oncall)
+                 if part.retry_after is not None),
+                default=None,
+            ),
             incidents=incidents,
             incident_cap=INCIDENT_CAP,
             changes=changes,

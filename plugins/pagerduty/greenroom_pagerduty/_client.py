@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -447,14 +448,26 @@ def _segment(value: str) -> str:
 
 def _retry_delay(response: httpx.Response, attempt: int) -> float:
     # PagerDuty's `ratelimit-reset` is the number of seconds until the window resets; it is
-    # sometimes missing (PagerDuty's rate-limit documentation: a 429 may come without headers),
-    # then back off exponentially.
+    # sometimes missing (PagerDuty's rate-limit documentation: a 429 may come without headers).
+    # Then the standard `Retry-After` (RFC 9110 section 10.2.3: seconds or an HTTP date), which
+    # the portal's own proxy budget also sends; with neither, back off exponentially.
     reset = response.headers.get("ratelimit-reset")
     if reset:
         try:
             return max(0.0, float(reset))
         except ValueError:
             pass
+    retry_after = (response.headers.get("retry-after") or "").strip()
+    if retry_after.isdigit():
+        return float(retry_after)
+    if retry_after:
+        try:
+            when = parsedate_to_datetime(retry_after)
+        except (TypeError, ValueError):
+            pass
+        else:
+            if when.tzinfo is not None:
+                return max(0.0, (when - datetime.now(UTC)).total_seconds())
     return min(0.5 * 2**attempt, 8.0)
 
 

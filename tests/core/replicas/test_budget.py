@@ -5,7 +5,6 @@ own limit (429 with Retry-After) without reaching the vendor."""
 from __future__ import annotations
 
 import re
-import textwrap
 from pathlib import Path
 
 import httpx
@@ -19,8 +18,8 @@ from greenroom._portal import build_portal
 from greenroom._proxy import ProxyRoutes, parse_proxy_config
 from greenroom._shared_cache import redis_client
 from greenroom.web import create_app
-from greenroom_pagerduty.simulator import CHECKOUT_INTEGRATION_KEY
 from greenroom_pagerduty.simulator import create_app as create_simulator
+from greenroom_pagerduty.simulator import write_portal_config
 
 from ..web.test_live import TOKEN, _serve
 
@@ -129,35 +128,20 @@ def test_a_card_over_the_budget_says_when_it_retries_and_the_vendor_is_spared(
     tmp_path: Path,
 ) -> None:
     simulator = create_simulator(token=TOKEN)
-    (tmp_path / "catalog-info.yaml").write_text(textwrap.dedent(f"""\
-        apiVersion: backstage.io/v1alpha1
-        kind: Component
-        metadata:
-          name: checkout
-          annotations: {{pagerduty.com/integration-key: {CHECKOUT_INTEGRATION_KEY}}}
-        spec: {{type: service, owner: team-a}}
-        """))
     for vendor_url in _serve(simulator):
-        config = tmp_path / "app-config.yaml"
-        config.write_text(textwrap.dedent(f"""\
-            catalog:
-              locations: [{{type: file, target: catalog-info.yaml}}]
-            proxy:
-              endpoints:
-                /pagerduty:
-                  target: {vendor_url}
-                  headers: {{Authorization: "Token token={TOKEN}"}}
-                  rateLimit: {{requests: 1, perSeconds: 600}}
-                  credentials: dangerously-allow-unauthenticated
-            plugins:
-              splunk-on-call: {{enabled: false}}
-              response-metrics: {{enabled: false}}
-            """))
+        config = write_portal_config(
+            tmp_path, vendor_url, token=TOKEN,
+            route={"rateLimit": {"requests": 1, "perSeconds": 600},
+                   "credentials": "dangerously-allow-unauthenticated"},
+        )
         portal = build_portal([config], demo=False)
         for url in _serve(create_app(portal)):
             page = httpx.get(f"{url}/catalog/default/component/checkout", timeout=60).text
-            # The PagerDuty card's own wording for a 429 with ratelimit-reset.
-            assert re.search(r"rate-limited, retrying at \d\d:\d\d:\d\d UTC", page), page
+            # The PagerDuty card's own wording for a 429 with ratelimit-reset, and the time a
+            # live page reads the card again.
+            found = re.search(r"rate-limited; retrying in (\d+) s \(at \d\d:\d\d:\d\d UTC\)", page)
+            assert found, page
+            assert f'data-retry-after="{found.group(1)}"' in page
             assert len(simulator.state.control.requests) == 1  # the budget's one request
             # The proxy over HTTP answers the same way, without asking the vendor.
             answer = httpx.get(f"{url}/api/proxy/pagerduty/services", timeout=30)

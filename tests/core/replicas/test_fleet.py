@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections import Counter
@@ -28,9 +27,10 @@ import httpx
 import pytest
 
 from greenroom_pagerduty.simulator import (
-    CHECKOUT_INTEGRATION_KEY,
-    PAYMENTS_SERVICE_ID,
-    SEARCH_SERVICE_ID,
+    CHECKOUT_ENTITY,
+    PAYMENTS_ENTITY,
+    SEARCH_ENTITY,
+    write_portal_config,
 )
 
 TOKEN = "fleet-test-token"
@@ -127,54 +127,23 @@ def fleet(
              "--token", TOKEN], folder / "vendor.log", env,
         ))
         vendor = Vendor(f"http://127.0.0.1:{vendor_port}")
-        (folder / "catalog-info.yaml").write_text(textwrap.dedent(f"""\
-            apiVersion: backstage.io/v1alpha1
-            kind: Component
-            metadata:
-              name: checkout
-              annotations: {{pagerduty.com/integration-key: {CHECKOUT_INTEGRATION_KEY}}}
-            spec: {{type: service, owner: team-a}}
-            ---
-            apiVersion: backstage.io/v1alpha1
-            kind: Component
-            metadata:
-              name: payments
-              annotations: {{pagerduty.com/service-id: {PAYMENTS_SERVICE_ID}}}
-            spec: {{type: service, owner: team-b}}
-            ---
-            apiVersion: backstage.io/v1alpha1
-            kind: Component
-            metadata:
-              name: search
-              annotations: {{pagerduty.com/service-id: {SEARCH_SERVICE_ID}}}
-            spec: {{type: service, owner: team-c}}
-            """))
-        config = folder / "app-config.yaml"
-        config.write_text(textwrap.dedent(f"""\
+        config = write_portal_config(
+            folder, vendor.url, token=TOKEN, cache_ttl_seconds=TTL,
+            entities=(CHECKOUT_ENTITY, PAYMENTS_ENTITY, SEARCH_ENTITY),
+            extra=f"""\
             app:
               secret: {SECRET}
             auth:
               provider: proxy
               allowGuests: true
               proxy: {{header: X-Forwarded-Email, trustedProxies: [127.0.0.1/32]}}
-            catalog:
-              locations: [{{type: file, target: catalog-info.yaml}}]
-            proxy:
-              endpoints:
-                /pagerduty:
-                  target: {vendor.url}
-                  headers: {{Authorization: "Token token={TOKEN}"}}
-            fetch:
-              cacheTtlSeconds: {TTL}
             redis:
               url: {redis.url}
               leaseSeconds: {LEASE}
             database:
               url: {postgres_server.create_database()}
-            plugins:
-              splunk-on-call: {{enabled: false}}
-              response-metrics: {{enabled: false}}
-            """))
+            """,
+        )
         replicas = []
         logs = []
         for number in (1, 2, 3):

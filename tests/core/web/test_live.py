@@ -8,7 +8,6 @@ Vendor reads are served by the PagerDuty simulator on loopback, as in production
 from __future__ import annotations
 
 import json
-import textwrap
 import threading
 import time
 import uuid
@@ -25,9 +24,11 @@ from greenroom.testing import serve_app
 from greenroom.web import create_app
 from greenroom_pagerduty._webhook import sign
 from greenroom_pagerduty.simulator import (
-    CHECKOUT_INTEGRATION_KEY,
+    CHECKOUT_ENTITY,
     CHECKOUT_SERVICE_ID,
+    PAYMENTS_ENTITY,
     PAYMENTS_SERVICE_ID,
+    write_portal_config,
 )
 from greenroom_pagerduty.simulator import create_app as create_simulator
 
@@ -50,53 +51,10 @@ def simulator() -> Iterator[tuple[str, Any]]:
         yield url, app
 
 
-CHECKOUT_ENTITY = f"""\
-apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata:
-  name: checkout
-  annotations: {{pagerduty.com/integration-key: {CHECKOUT_INTEGRATION_KEY}}}
-spec: {{type: service, owner: team-a}}
-"""
-PAYMENTS_ENTITY = f"""\
-apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata:
-  name: payments
-  annotations: {{pagerduty.com/service-id: {PAYMENTS_SERVICE_ID}}}
-spec: {{type: service, owner: team-b}}
-"""
-
-
-def write_portal_config(
-    folder: Path, simulator_url: str, *, ttl: float, entities: tuple[str, ...], extra: str = ""
-) -> Path:
-    """A catalog of ``entities`` and a config with the PagerDuty proxy route to the simulator,
-    its webhook secret and ``extra`` (more top-level config); the config file's path."""
-    (folder / "catalog-info.yaml").write_text("---\n".join(entities))
-    config = folder / "app-config.yaml"
-    config.write_text(textwrap.dedent(f"""\
-        catalog:
-          locations: [{{type: file, target: catalog-info.yaml}}]
-        proxy:
-          endpoints:
-            /pagerduty:
-              target: {simulator_url}
-              headers: {{Authorization: "Token token={TOKEN}"}}
-        fetch:
-          cacheTtlSeconds: {ttl}
-        pagerDuty:
-          webhookSecrets: [{SECRET}]
-        plugins:
-          splunk-on-call: {{enabled: false}}
-          response-metrics: {{enabled: false}}
-        """) + textwrap.dedent(extra))
-    return config
-
-
 def _portal(tmp_path: Path, simulator_url: str, ttl: float) -> Portal:
     config = write_portal_config(
-        tmp_path, simulator_url, ttl=ttl, entities=(CHECKOUT_ENTITY, PAYMENTS_ENTITY),
+        tmp_path, simulator_url, token=TOKEN, cache_ttl_seconds=ttl, webhook_secrets=[SECRET],
+        entities=(CHECKOUT_ENTITY, PAYMENTS_ENTITY),
         extra="""\
         auth:
           provider: proxy

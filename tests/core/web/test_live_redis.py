@@ -13,20 +13,12 @@ import pytest
 
 from greenroom._portal import build_portal
 from greenroom.web import create_app
+from greenroom_pagerduty.simulator import CHECKOUT_ENTITY, write_portal_config
 from greenroom_pagerduty.simulator import create_app as create_simulator
 
-from .test_live import (
-    CHECKOUT_ENTITY,
-    TOKEN,
-    EventReader,
-    _incident_reads,
-    _serve,
-    _webhook,
-    write_portal_config,
-)
+from .test_live import SECRET, TOKEN, EventReader, _incident_reads, _serve, _webhook
 
 CHECKOUT = "component:default/checkout"
-SECRET = "live-test-webhook-secret"
 
 
 @pytest.fixture
@@ -39,7 +31,8 @@ def vendor() -> Iterator[tuple[str, Any]]:
 def _replica(folder: Path, simulator_url: str, redis_url: str) -> Any:
     folder.mkdir()
     config = write_portal_config(
-        folder, simulator_url, ttl=600, entities=(CHECKOUT_ENTITY,),
+        folder, simulator_url, token=TOKEN, cache_ttl_seconds=600, webhook_secrets=[SECRET],
+        entities=(CHECKOUT_ENTITY,),
         extra=f"""\
         app:
           secret: shared-secret-of-both-replicas-0123456789
