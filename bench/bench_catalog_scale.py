@@ -37,7 +37,7 @@ import httpx
 import yaml
 
 from greenroom import Entity, FetchApi
-from greenroom._catalog import load_catalog
+from greenroom._catalog_files import load_catalog
 from greenroom.testing import ServedApp, generated_catalog, serve_app
 from greenroom_pagerduty import PagerDutyClient
 from greenroom_pagerduty.simulator import create_app as pagerduty_app

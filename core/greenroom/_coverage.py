@@ -1,14 +1,13 @@
-"""The on-call coverage policy: which entities must be covered by an incident provider, and
-which are.
+"""On-call coverage: which entities the policy selects (``greenroom._coverage_policy``) are
+covered by an incident provider, evaluated into a report (``greenroom._coverage_report``).
 
-``coverage.rules[]`` in the config selects entities by kind, ``spec.type``, ``spec.lifecycle``,
-owner and annotations; an entity a rule selects is *covered* when an enabled provider's
-annotation (``IncidentProvider.annotations``) is on it and the provider confirms it (and, for a
-provider that reports on-call, someone is on call), *broken* when the annotation is there but
-the provider says the vendor does not know it, *unknown* when no provider could confirm it (a
+An entity a rule selects is *covered* when an enabled provider's annotation
+(``IncidentProvider.annotations``) is on it and the provider confirms it (and, for a provider
+that reports on-call, someone is on call), *broken* when the annotation is there but the
+provider says the vendor does not know it, *unknown* when no provider could confirm it (a
 refused token, an account missing from the config, a timeout, an empty escalation policy: the
-reason says which), and *not-covered* otherwise. Only confirmed coverage counts in the score.
-No rule means nothing is checked and nothing is reminded.
+reason says which), and *not-covered* otherwise. This module also says what to add to
+``catalog-info.yaml`` to be covered, and names the whole feature's surface in ``__all__``.
 
 ``greenroom coverage`` (in ``greenroom.cli``) prints the same report for a CI job.
 """
@@ -16,241 +15,30 @@ No rule means nothing is checked and nothing is reminded.
 from __future__ import annotations
 
 import asyncio
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from ._config import validate_section
+from ._coverage_policy import CoveragePolicy, CoverageRule, load_policy
+from ._coverage_report import (
+    BROKEN,
+    COVERED,
+    NOT_COVERED,
+    STATES,
+    UNKNOWN,
+    CoverageReport,
+    EntityCoverage,
+)
 from ._deadline import call_plugin
-from ._entity import Entity, owner_key, owner_label
+from ._entity import Entity
 from ._provider import Capability, CoverageCheck, has_bulk_reads
 
 if TYPE_CHECKING:
     from ._portal import Portal
     from ._provider import IncidentProvider
 
-COVERED = "covered"
-NOT_COVERED = "not-covered"
-BROKEN = "broken"
-UNKNOWN = "unknown"
-STATES = (COVERED, NOT_COVERED, UNKNOWN, BROKEN)
-
 #: How long one provider may take to confirm one entity; after that its coverage is unknown.
 CHECK_TIMEOUT = 10.0
-
-
-# --- the policy, as configured -------------------------------------------------------------------
-
-
-class CoverageRule(BaseModel):
-    """One rule. Every selector given must match (any of its values); none given selects all."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1)
-    description: str = ""
-    kinds: list[str] = Field(default_factory=list)
-    types: list[str] = Field(default_factory=list)
-    lifecycles: list[str] = Field(default_factory=list)
-    owners: list[str] = Field(default_factory=list)
-    #: ``key`` (present, non-empty) or ``key=value``.
-    annotations: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _flatten_selectors(cls, data: Any) -> Any:
-        # Selectors may also be grouped under `selectors:`; both spellings mean the same.
-        if isinstance(data, Mapping) and isinstance(data.get("selectors"), Mapping):
-            flat = {k: v for k, v in data.items() if k != "selectors"}
-            for key, value in data["selectors"].items():
-                if key in flat:
-                    raise ValueError(f"selector '{key}' given both in the rule and in selectors")
-                flat[key] = value
-            return flat
-        return data
-
-    @field_validator("annotations")
-    @classmethod
-    def _annotation_selectors(cls, values: list[str]) -> list[str]:
-        for value in values:
-            key = value.split("=", 1)[0].strip()
-            if not key:
-                raise ValueError(
-                    f"annotation selector {value!r} has no key; write 'key' or 'key=value'"
-                )
-        return values
-
-    def selects(self, entity: Entity) -> bool:
-        def one_of(value: str | None, wanted: Sequence[str]) -> bool:
-            return not wanted or (
-                value is not None and value.lower() in {w.lower() for w in wanted}
-            )
-
-        if not one_of(entity.kind, self.kinds):
-            return False
-        if not one_of(entity.type, self.types):
-            return False
-        if not one_of(entity.lifecycle, self.lifecycles):
-            return False
-        if self.owners and owner_key(entity.owner or "") not in {
-            owner_key(o) for o in self.owners
-        }:
-            return False
-        return all(_has_annotation(entity, selector) for selector in self.annotations)
-
-    def describe(self) -> str:
-        """The selectors in words, e.g. ``kind Component or API, lifecycle production``."""
-        parts = []
-        for label, values in (
-            ("kind", self.kinds),
-            ("type", self.types),
-            ("lifecycle", self.lifecycles),
-            ("owner", self.owners),
-            ("annotation", self.annotations),
-        ):
-            if values:
-                parts.append(f"{label} {' or '.join(values)}")
-        return ", ".join(parts) or "every entity"
-
-
-class CoveragePolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rules: list[CoverageRule] = Field(default_factory=list)
-
-    @field_validator("rules")
-    @classmethod
-    def _unique_names(cls, rules: list[CoverageRule]) -> list[CoverageRule]:
-        seen: set[str] = set()
-        for rule in rules:
-            if rule.name in seen:
-                raise ValueError(f"two rules are named {rule.name!r}; give each rule its own name")
-            seen.add(rule.name)
-        return rules
-
-    def rules_for(self, entity: Entity) -> list[CoverageRule]:
-        return [rule for rule in self.rules if rule.selects(entity)]
-
-
-def load_policy(config: Any) -> CoveragePolicy:
-    """The ``coverage`` section, validated; ``ConfigError`` names the file, key path and line."""
-    return validate_section(config, "coverage", CoveragePolicy)
-
-
-def _has_annotation(entity: Entity, selector: str) -> bool:
-    key, eq, value = selector.partition("=")
-    present = entity.annotations.get(key.strip())
-    if not eq:
-        return bool(str(present or "").strip())
-    return present is not None and str(present).strip() == value.strip()
-
-
-# --- evaluating it -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EntityCoverage:
-    """One selected entity: its state, the rules that select it and what each provider said."""
-
-    entity: Entity
-    state: str
-    rules: tuple[CoverageRule, ...]
-    checks: tuple[CoverageCheck, ...] = ()
-
-    @property
-    def reason(self) -> str:
-        if self.state == NOT_COVERED:
-            return "no incident provider annotation"
-        relevant = [c for c in self.checks if c.state == self.state] or list(self.checks)
-        return "; ".join(c.reason for c in relevant if c.reason)
-
-    @property
-    def owner(self) -> str:
-        """The owner as people say it: ``group:default/team-a`` is shown as ``team-a``."""
-        return owner_label(self.entity.owner or "") or "unowned"
-
-
-@dataclass(frozen=True)
-class CoverageReport:
-    entries: tuple[EntityCoverage, ...] = ()
-    has_policy: bool = False
-
-    def count(self, state: str) -> int:
-        return sum(1 for e in self.entries if e.state == state)
-
-    @property
-    def total(self) -> int:
-        return len(self.entries)
-
-    @property
-    def percentage(self) -> float:
-        """Covered share of the selected entities; 100 when nothing is selected."""
-        return 100.0 * self.count(COVERED) / self.total if self.total else 100.0
-
-    @property
-    def summary(self) -> str:
-        """``83% (5 of 6)``. Rounded down, so a gap never shows as 100%."""
-        return f"{math.floor(self.percentage)}% ({self.count(COVERED)} of {self.total})"
-
-    def by_owner(self) -> dict[str, list[EntityCoverage]]:
-        groups: dict[str, list[EntityCoverage]] = {}
-        labels: dict[str, str] = {}
-        for entry in sorted(self.entries, key=_owner_then_name):
-            label = labels.setdefault(entry.owner.lower(), entry.owner)
-            groups.setdefault(label, []).append(entry)
-        return groups
-
-    def filtered(self, *, owner: str = "", state: str = "") -> CoverageReport:
-        entries = [
-            e for e in self.entries
-            if (not owner or owner_key(e.owner) == owner_key(owner))
-            and (not state or e.state == state)
-        ]
-        return CoverageReport(tuple(entries), self.has_policy)
-
-    def gaps(self) -> list[EntityCoverage]:
-        return [e for e in self.entries if e.state != COVERED]
-
-    def unknown(self) -> list[EntityCoverage]:
-        return [e for e in self.entries if e.state == UNKNOWN]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "hasPolicy": self.has_policy,
-            "total": self.total,
-            "covered": self.count(COVERED),
-            "notCovered": self.count(NOT_COVERED),
-            "broken": self.count(BROKEN),
-            "unknown": self.count(UNKNOWN),
-            "percentage": round(self.percentage, 2),
-            "summary": self.summary if self.has_policy else None,
-            "owners": [
-                {"owner": owner, "entities": [_entry_json(e) for e in entries]}
-                for owner, entries in self.by_owner().items()
-            ],
-        }
-
-
-def _owner_then_name(entry: EntityCoverage) -> tuple[str, str]:
-    return (entry.owner.lower(), entry.entity.display_name.lower())
-
-
-def _entry_json(entry: EntityCoverage) -> dict[str, Any]:
-    return {
-        "ref": entry.entity.ref,
-        "name": entry.entity.display_name,
-        "url": entry.entity.path,
-        "owner": entry.entity.owner,
-        "state": entry.state,
-        "reason": entry.reason,
-        "rules": [rule.name for rule in entry.rules],
-        "providers": [
-            {"provider": c.provider, "state": c.state, "reason": c.reason} for c in entry.checks
-        ],
-    }
 
 
 def covers(provider: IncidentProvider, entity: Entity) -> bool:
@@ -483,6 +271,7 @@ __all__ = [
     "BROKEN",
     "COVERED",
     "NOT_COVERED",
+    "STATES",
     "UNKNOWN",
     "AnnotationSnippet",
     "CoveragePolicy",

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._coverage import (
-    COVERED,
-    CoveragePolicy,
-    annotation_snippets,
-    evaluate,
-    evaluate_entity,
-    load_policy,
-)
+from ._coverage import annotation_snippets, evaluate, evaluate_entity
+from ._coverage_policy import CoveragePolicy, load_policy
+from ._coverage_report import COVERED
 from ._plugin import PageSection, SectionContext, create_plugin
 
 if TYPE_CHECKING:

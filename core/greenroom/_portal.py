@@ -17,7 +17,8 @@ from typing import Any
 from ._api import ApiFactory, ApiRegistry, Scope, create_api_factory
 from ._auth import Access
 from ._budget import attach_budget
-from ._catalog import Catalog, load_catalog, load_catalog_text, merge_annotations
+from ._catalog import Catalog, merge_annotations
+from ._catalog_files import load_catalog, load_catalog_text
 from ._config import Config, load_config, validate_section
 from ._core_apis import (
     Discovery,

@@ -1,4 +1,5 @@
-"""The coverage policy: config validation, rule selection, states, the web views and the CLI."""
+"""Coverage evaluated: states against a provider plugin and the real PagerDuty plugin, the web views
+and the CLI (the policy's rules are in test_coverage_policy, the report in test_coverage_report)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ from greenroom import (
     create_api_ref,
     create_plugin,
 )
-from greenroom._config import Config, load_config
-from greenroom._coverage import CoverageRule, annotation_snippets, evaluate, load_policy
+from greenroom._coverage import annotation_snippets, evaluate
 from greenroom._portal import build_portal, run_startup
 from greenroom.cli import coverage_main as main
 from greenroom.web import create_app
@@ -112,72 +112,6 @@ def portal_for(folder: Path, policy: str = POLICY) -> object:
                         load_entry_points=False, demo=False)
 
 
-# --- the policy ----------------------------------------------------------------------------------
-
-
-def entity(kind: str = "Component", **spec: str) -> Entity:
-    annotations = {"acme.io/team": "x"} if spec.pop("annotated", "") else {}
-    return Entity(kind=kind, name="svc", spec=spec, annotations=annotations)
-
-
-def test_rule_selects_by_every_given_selector() -> None:
-    rule = CoverageRule(name="r", kinds=["component", "API"], lifecycles=["production"],
-                        owners=["group:default/team-a"], types=["service"])
-    assert rule.selects(entity(lifecycle="production", owner="team-a", type="service"))
-    assert not rule.selects(entity(lifecycle="experimental", owner="team-a", type="service"))
-    assert not rule.selects(entity(lifecycle="production", owner="team-b", type="service"))
-    assert not rule.selects(entity("Group", lifecycle="production", owner="team-a",
-                                   type="service"))
-    assert not rule.selects(entity(owner="team-a", type="service"))  # no lifecycle at all
-
-
-def test_annotation_selectors_key_or_key_value() -> None:
-    assert CoverageRule(name="r", annotations=["acme.io/team"]).selects(entity(annotated="1"))
-    assert not CoverageRule(name="r", annotations=["acme.io/team"]).selects(entity())
-    assert CoverageRule(name="r", annotations=["acme.io/team=x"]).selects(entity(annotated="1"))
-    assert not CoverageRule(name="r", annotations=["acme.io/team=y"]).selects(
-        entity(annotated="1")
-    )
-
-
-def test_selectors_may_be_grouped() -> None:
-    policy = load_policy(Config({"coverage": {"rules": [
-        {"name": "r", "selectors": {"kinds": ["API"], "lifecycles": ["production"]}}
-    ]}}))
-    assert policy.rules[0].kinds == ["API"]
-    assert policy.rules[0].describe() == "kind API, lifecycle production"
-
-
-def test_no_rules_means_no_policy() -> None:
-    assert load_policy(Config({})).rules == []
-
-
-@pytest.mark.parametrize(
-    ("yaml_text", "key_path", "words"),
-    [
-        ("coverage:\n  rules:\n    - {kinds: [API]}\n", "coverage.rules[0].name", "required"),
-        ("coverage:\n  rules:\n    - {name: r, kind: [API]}\n", "coverage.rules[0].kind",
-         "Extra inputs"),
-        ("coverage:\n  rules:\n    - {name: r, lifecycles: production}\n",
-         "coverage.rules[0].lifecycles", "valid list"),
-        ("coverage:\n  rules:\n    - {name: r, annotations: ['=x']}\n",
-         "coverage.rules[0].annotations", "has no key"),
-        ("coverage:\n  rules:\n    - {name: r}\n    - {name: r}\n", "coverage.rules",
-         "two rules are named 'r'"),
-    ],
-)
-def test_bad_policy_names_file_key_path_and_problem(
-    tmp_path: Path, yaml_text: str, key_path: str, words: str
-) -> None:
-    path = tmp_path / "app-config.yaml"
-    path.write_text(yaml_text)
-    with pytest.raises(ConfigError) as caught:
-        load_policy(load_config([path]))
-    assert caught.value.key_path == key_path
-    assert words in str(caught.value)
-    assert str(path) in str(caught.value)
-
-
 def test_bad_policy_stops_the_app_at_start_up(tmp_path: Path) -> None:
     portal = portal_for(tmp_path, "coverage:\n  rules:\n    - {name: r, kinds: API}\n")
     with pytest.raises(ConfigError, match=r"coverage\.rules\[0\]\.kinds"):
@@ -202,15 +136,6 @@ async def test_states_grouping_totals_and_percentage(tmp_path: Path) -> None:
     }
     flaky = next(e for e in report.entries if e.entity.name == "flaky-svc")
     assert "Acme Paging could not be asked" in flaky.reason and "maintenance" in flaky.reason
-
-
-def test_summary_never_rounds_a_gap_up_to_100() -> None:
-    from greenroom._coverage import CoverageReport, EntityCoverage
-
-    entries = tuple(
-        EntityCoverage(entity(), "covered" if i else "not-covered", ()) for i in range(200)
-    )
-    assert CoverageReport(entries, True).summary == "99% (199 of 200)"
 
 
 def test_snippets_come_from_provider_annotations() -> None:

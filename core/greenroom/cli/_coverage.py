@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .._coverage import CoverageReport
+    from .._coverage_report import CoverageReport
     from .._portal import Portal
 
 
@@ -37,7 +37,7 @@ def _coverage_parser() -> argparse.ArgumentParser:
 
 
 def format_coverage_report(report: CoverageReport) -> str:
-    from .._coverage import BROKEN, COVERED, NOT_COVERED, UNKNOWN
+    from .._coverage_report import BROKEN, COVERED, NOT_COVERED, UNKNOWN
 
     if not report.has_policy:
         return "No coverage policy: add coverage.rules to the config to check on-call coverage.\n"

@@ -13,7 +13,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
-from .._coverage import STATES, CoveragePolicy, CoverageReport, evaluate, load_policy
+from .._coverage import evaluate
+from .._coverage_policy import CoveragePolicy, load_policy
+from .._coverage_report import STATES, CoverageReport
 from ._context import page_context, portal_of, render_page
 
 router = APIRouter()
