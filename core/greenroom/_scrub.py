@@ -107,6 +107,60 @@ def _is_text_type(content_type: str) -> bool:
     return content_type.startswith(_TEXT_TYPES) or "+json" in content_type
 
 
+def scrubbing_send(send: Send, scrubber: Scrubber) -> Send:
+    """``send`` with every textual response body passed through ``scrubber``: a sized body is
+    held whole and sent with its new length; a streamed one chunk by chunk, holding back a tail
+    that could be the start of a secret split across two chunks."""
+    start: Message | None = None
+    active = False
+    sized = False
+    held = b""
+    buffered = bytearray()
+
+    async def scrubbing(message: Message) -> None:
+        nonlocal start, active, sized, held
+        if message["type"] == "http.response.start":
+            # The raw list, not a headers object: this runs for every response.
+            content_type: bytes | None = None
+            sized = False
+            for name, value in message.get("headers") or ():
+                if name == b"content-type" and content_type is None:
+                    content_type = value
+                elif name == b"content-length":
+                    sized = True
+            active = _is_text_type(content_type.decode("latin-1") if content_type else "")
+            if not active:
+                await send(message)
+                return
+            if sized:
+                start = message  # sent with the body, once its new length is known
+                return
+            await send(message)
+            return
+        if message["type"] != "http.response.body" or not active:
+            await send(message)
+            return
+        more = message.get("more_body", False)
+        if sized:
+            buffered.extend(message.get("body", b""))
+            if more:
+                return
+            body = scrubber.scrub_bytes(bytes(buffered))
+            assert start is not None
+            if len(body) != len(buffered):
+                MutableHeaders(scope=start)["content-length"] = str(len(body))
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        data = scrubber.scrub_bytes(held + message.get("body", b""))
+        keep = scrubber.pending_tail(data) if more else 0
+        held = data[len(data) - keep :] if keep else b""
+        out = data[: len(data) - keep]
+        await send({"type": "http.response.body", "body": out, "more_body": more})
+
+    return scrubbing
+
+
 class ScrubbingMiddleware:
     """Scrubs every textual response body (pages, fragments, JSON, errors, streams)."""
 
@@ -118,54 +172,7 @@ class ScrubbingMiddleware:
         if scope["type"] != "http" or not self.scrubber:
             await self.app(scope, receive, send)
             return
-        scrubber = self.scrubber
-        start: Message | None = None
-        active = False
-        sized = False
-        held = b""
-        buffered = bytearray()
-
-        async def scrubbing_send(message: Message) -> None:
-            nonlocal start, active, sized, held
-            if message["type"] == "http.response.start":
-                # The raw list, not a headers object: this runs for every response.
-                content_type: bytes | None = None
-                sized = False
-                for name, value in message.get("headers") or ():
-                    if name == b"content-type" and content_type is None:
-                        content_type = value
-                    elif name == b"content-length":
-                        sized = True
-                active = _is_text_type(content_type.decode("latin-1") if content_type else "")
-                if not active:
-                    await send(message)
-                    return
-                if sized:
-                    start = message  # sent with the body, once its new length is known
-                    return
-                await send(message)
-                return
-            if message["type"] != "http.response.body" or not active:
-                await send(message)
-                return
-            more = message.get("more_body", False)
-            if sized:
-                buffered.extend(message.get("body", b""))
-                if more:
-                    return
-                body = scrubber.scrub_bytes(bytes(buffered))
-                assert start is not None
-                MutableHeaders(scope=start)["content-length"] = str(len(body))
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
-                return
-            data = scrubber.scrub_bytes(held + message.get("body", b""))
-            keep = scrubber.pending_tail(data) if more else 0
-            held = data[len(data) - keep :] if keep else b""
-            out = data[: len(data) - keep]
-            await send({"type": "http.response.body", "body": out, "more_body": more})
-
-        await self.app(scope, receive, scrubbing_send)
+        await self.app(scope, receive, scrubbing_send(send, self.scrubber))
 
 
 _factory_lock = threading.Lock()

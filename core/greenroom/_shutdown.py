@@ -51,9 +51,12 @@ def serve(
 ) -> None:
     """Run ``app`` with uvicorn until SIGTERM or SIGINT, then stop within seconds.
     ``uvicorn_options``: e.g. X-Forwarded-For handling (``greenroom._auth.uvicorn_forwarding``)."""
+    from .web._server_protocol import GatheringHttpToolsProtocol
+
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log,
-        timeout_graceful_shutdown=GRACE_SECONDS, **uvicorn_options,
+        timeout_graceful_shutdown=GRACE_SECONDS, http=GatheringHttpToolsProtocol,
+        **uvicorn_options,
     )
     _BoundedServer(config).run()
 

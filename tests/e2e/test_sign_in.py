@@ -61,6 +61,12 @@ auth:
     expect(signed_in).to_contain_text(ADA)
     expect(signed_in).to_contain_text("succeeded")
 
+    # Scripts on the portal's pages read the vendor through the proxy as the signed-in user:
+    # the session cookie is the only credential this browser holds.
+    proxied = page.request.get(f"{portal}/api/proxy/pagerduty/incidents?limit=1")
+    assert proxied.status == 200, proxied.text()
+    assert "incidents" in proxied.json()
+
     copied = page.context.cookies()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
@@ -77,6 +83,9 @@ auth:
         expect(stolen).to_have_url(
             re.compile(re.escape(identity_provider) + r"/oauth2/authorize")
         )
+        # Nor does it open the proxy.
+        refused = other.request.get(f"{portal}/api/proxy/pagerduty/incidents?limit=1")
+        assert refused.status == 401, refused.text()
     finally:
         other.close()
 

@@ -49,6 +49,10 @@ def serve_app(
     """
     import uvicorn
 
+    from ..web._server_protocol import GatheringHttpToolsProtocol
+
+    # Served as `greenroom serve` serves, with its HTTP protocol, unless told otherwise.
+    options.setdefault("http", GatheringHttpToolsProtocol)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan, **options

@@ -72,6 +72,66 @@ def _user_of(scope: Scope) -> str:
     return str(getattr(identity, "user_id", None) or "-")
 
 
+def start_request(scope: Scope) -> bytes:
+    """The request id of this request (the caller's ``X-Request-Id`` when it is a short, plain
+    value, else a new one), left in the request state for error pages and audit records."""
+    request_id = b""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            request_id = value if _INCOMING_ID.match(value) else b""
+            break
+    if not request_id:
+        # An id to quote, not a secret: no system call for it on every request.
+        request_id = b"%016x" % random.getrandbits(64)
+    state = scope.get("state")
+    if state is None:
+        state = scope["state"] = {}
+    state["request_id"] = request_id.decode("ascii")
+    return request_id
+
+
+def with_request_id(message: Message, request_id: bytes) -> None:
+    """Give a response start message ``X-Request-Id`` (replacing one the app set)."""
+    headers = message.get("headers", ())
+    message["headers"] = [
+        *(headers if all(k != b"x-request-id" for k, _ in headers)
+          else [(k, v) for k, v in headers if k != b"x-request-id"]),
+        (b"x-request-id", request_id),
+    ]
+
+
+def log_request(scope: Scope, status: int, started: float) -> None:
+    """Write the access line of a finished request (``started``: its ``perf_counter``)."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    # The raw path: the decoded one could hold a line break (`%0a`).
+    path = loggable_path(
+        (scope.get("raw_path") or scope["path"].encode("utf-8"))
+        .split(b"?", 1)[0].decode("ascii", "backslashreplace"),
+        scope.get("query_string", b""),
+    )
+    # Access lines skip the log-record factory that scrubs other lines, so the config's
+    # secrets (and tokens learned at run time) are taken out here.
+    if process_scrubber:
+        path = process_scrubber.scrub(path)
+    args = (
+        scope["method"],
+        path,
+        status,
+        (time.perf_counter() - started) * 1000,
+        scope["state"]["request_id"],
+        _user_of(scope),
+    )
+    handler = _plain_handler
+    if (handler is None or logger.handlers != [handler] or logger.filters
+            or not handler.write_plain(_LINE % args)):
+        # A record made here, not by `logger.info`: that would look up the caller's file and
+        # line on every request (a tenth of a proxied request's time).
+        logger.handle(logging.LogRecord(
+            logger.name, logging.INFO, __file__, 0, _LINE, args, None,
+        ))
+
+
 class AccessLogMiddleware:
     """Logs each HTTP request on ``greenroom.access`` (INFO) and sets ``X-Request-Id``."""
 
@@ -83,30 +143,14 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = b""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                request_id = value if _INCOMING_ID.match(value) else b""
-                break
-        if not request_id:
-            # An id to quote, not a secret: no system call for it on every request.
-            request_id = b"%016x" % random.getrandbits(64)
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        state["request_id"] = request_id.decode("ascii")
+        request_id = start_request(scope)
         status = 0
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = message.get("headers", ())
-                message["headers"] = [
-                    *(headers if all(k != b"x-request-id" for k, _ in headers)
-                      else [(k, v) for k, v in headers if k != b"x-request-id"]),
-                    (b"x-request-id", request_id),
-                ]
+                with_request_id(message, request_id)
             await send(message)
 
         try:
@@ -115,33 +159,7 @@ class AccessLogMiddleware:
             status = status or 500
             raise
         finally:
-            if logger.isEnabledFor(logging.INFO):
-                # The raw path: the decoded one could hold a line break (`%0a`).
-                path = loggable_path(
-                    (scope.get("raw_path") or scope["path"].encode("utf-8"))
-                    .split(b"?", 1)[0].decode("ascii", "backslashreplace"),
-                    scope.get("query_string", b""),
-                )
-                # Access lines skip the log-record factory that scrubs other lines, so the
-                # config's secrets (and tokens learned at run time) are taken out here.
-                if process_scrubber:
-                    path = process_scrubber.scrub(path)
-                args = (
-                    scope["method"],
-                    path,
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                    state["request_id"],
-                    _user_of(scope),
-                )
-                handler = _plain_handler
-                if (handler is None or logger.handlers != [handler] or logger.filters
-                        or not handler.write_plain(_LINE % args)):
-                    # A record made here, not by `logger.info`: that would look up the caller's
-                    # file and line on every request (a tenth of a proxied request's time).
-                    logger.handle(logging.LogRecord(
-                        logger.name, logging.INFO, __file__, 0, _LINE, args, None,
-                    ))
+            log_request(scope, status, started)
 
 
 class BufferedAccessLogHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .._data import app_secret
 from .._deadline import cancel_abandoned
 from .._portal import SIMULATOR_PREFIX, Portal, run_startup
-from .._proxy import ProxyDispatch, ProxyHandler, create_proxy_router
+from .._proxy import ProxyHandler, create_proxy_router
 from .._render import configure
 from .._scrub import Scrubber, ScrubbingMiddleware
 from . import (
@@ -38,7 +38,9 @@ from . import (
 )
 from ._access_log import AccessLogMiddleware
 from ._auth import GuestGate
-from ._browser_security import BrowserSecurityMiddleware
+from ._browser_security import BrowserRules, BrowserSecurityMiddleware
+from ._proxy_front import PortalApp
+from ._proxy_front import install as install_proxy_front
 from ._session import Sessions
 from ._sign_in import SignInMiddleware, identity_of
 
@@ -77,7 +79,7 @@ def create_app(portal: Portal) -> FastAPI:
             cancel_abandoned()  # plugin calls given up on at their deadline
             await portal.aclose()
 
-    app = FastAPI(
+    app = PortalApp(
         title="Greenroom",
         description="Incident management portal: catalog, on-call, incidents, plugins.",
         version="0.1.0",
@@ -89,18 +91,14 @@ def create_app(portal: Portal) -> FastAPI:
     )
     app.state.portal = portal
     app.state.templates = page_templates(app)
-    # The proxy route skips routing on its hot path: its dispatcher is the innermost middleware,
-    # so sign-in, the access log and security headers still wrap it.
     proxy = ProxyHandler(portal.proxy, client=lambda: portal.fetch.session, identity=identity_of)
-    app.add_middleware(ProxyDispatch, handler=proxy)
     # Starlette runs the last middleware added first: the session is read before sign-in runs,
     # and sign-in before the gate that keeps guests out (when the portal does not allow them)
     # and applies proxy.<route> permissions before the proxy dispatcher.
     app.add_middleware(GuestGate, portal=portal)
     app.add_middleware(SignInMiddleware, backends=portal.sign_in, guest=portal.guest)
-    Sessions(
-        app_secret(portal.config), https_only=portal.base_url.startswith("https:")
-    ).install(app)
+    sessions = Sessions(app_secret(portal.config), https_only=portal.base_url.startswith("https:"))
+    sessions.install(app)
     # Secrets never leave in a body, whichever page, card, fragment or error wrote them.
     app.state.scrubber = Scrubber(portal.config.secret_values)
     # Tokens issued at run time (OAuth access tokens) are learned as they are issued.
@@ -136,4 +134,9 @@ def create_app(portal: Portal) -> FastAPI:
         return await http_exception_handler(request, exc)
 
     app.add_middleware(AccessLogMiddleware)  # outermost: it times and logs everything
+    # The proxy route's hot path: the same rules as above, in one layer outside all of them.
+    install_proxy_front(
+        app, handler=proxy, portal=portal, browser=BrowserRules(portal.config.get("app.baseUrl")),
+        scrubber=app.state.scrubber, sessions=sessions, sign_in=(portal.sign_in, portal.guest),
+    )
     return app

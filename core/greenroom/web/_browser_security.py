@@ -51,7 +51,7 @@ PAGE_POLICY = "; ".join(
 DOCS_CDN = "https://cdn.jsdelivr.net"
 REFERRER_POLICY = "same-origin"
 
-#: What ``_harden`` adds to a page answer that has none of them, precomputed.
+#: What ``harden`` adds to a page answer that has none of them, precomputed.
 _PAGE_HEADERS = (
     (b"content-security-policy", PAGE_POLICY.encode("latin-1")),
     (b"x-content-type-options", b"nosniff"),
@@ -81,9 +81,10 @@ def docs_policy(inline_scripts: list[bytes]) -> str:
     )
 
 
-class BrowserSecurityMiddleware:
-    def __init__(self, app: ASGIApp, base_url: str | None = None) -> None:
-        self.app = app
+class BrowserRules:
+    """The checks and headers, for one public URL (``app.baseUrl``, or None)."""
+
+    def __init__(self, base_url: str | None = None) -> None:
         self.public_origin: str | None = None
         self.public_host: str | None = None
         self.https = False
@@ -93,41 +94,32 @@ class BrowserSecurityMiddleware:
             self.public_origin = f"{parts.scheme.lower()}://{self.public_host}"
             self.https = parts.scheme.lower() == "https"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        path: str = scope.get("path", "")
-        host = _normal_host_cached(headers.get("host", ""), scope.get("scheme", "http"))
-        if self.public_host and host != self.public_host and path not in PROBE_PATHS:
-            await _refuse(
-                scope, receive, send, 400,
-                f"This portal answers at {self.public_origin} only (app.baseUrl).",
-            )
-            return
+    def admit(self, scope: Scope) -> tuple[str, tuple[int, str] | None]:
+        """The request's normalised host, and why it is refused ((status, message)) or None."""
+        raw_host = b""
+        for name, value in scope["headers"]:  # the raw list: this runs for every request
+            if name == b"host":
+                raw_host = value
+                break
+        host = _normal_host_cached(raw_host.decode("latin-1"), scope.get("scheme", "http"))
+        if self.public_host and host != self.public_host and scope.get("path") not in PROBE_PATHS:
+            return host, (400, f"This portal answers at {self.public_origin} only (app.baseUrl).")
         if scope["method"] not in SAFE_METHODS:
-            problem = self._cross_origin(headers, host)
+            problem = self._cross_origin(Headers(scope=scope), host)
             if problem:
-                await _refuse(scope, receive, send, 403, problem)
-                return
-        if path in DOCS_PATHS:
-            await self._buffered_docs(scope, receive, send, host)
-            return
+                return host, (403, problem)
+        return host, None
 
-        async def send_hardened(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                raw = message.setdefault("headers", [])
-                names = {name for name, _ in raw}
-                if self.https or b"location" in names or not isinstance(raw, list):
-                    self._harden(MutableHeaders(scope=message), host, PAGE_POLICY)
-                else:
-                    # The common answer (no redirect, plain http): what _harden does, without
-                    # a headers object and five scans of the list.
-                    raw.extend(h for h in _PAGE_HEADERS if h[0] not in names)
-            await send(message)
-
-        await self.app(scope, receive, send_hardened)
+    def harden_start(self, message: Message, host: str) -> None:
+        """Add the browser headers to a response start message."""
+        raw = message.setdefault("headers", [])
+        names = {name for name, _ in raw}
+        if self.https or b"location" in names or not isinstance(raw, list):
+            self.harden(MutableHeaders(scope=message), host, PAGE_POLICY)
+        else:
+            # The common answer (no redirect, plain http): what harden does, without a headers
+            # object and five scans of the list.
+            raw.extend(h for h in _PAGE_HEADERS if h[0] not in names)
 
     def _cross_origin(self, headers: Headers, host: str) -> str | None:
         """Why this state-changing request is refused, or None."""
@@ -148,7 +140,7 @@ class BrowserSecurityMiddleware:
             return None
         return f"Refused: the request came from another origin ({origin})."
 
-    def _harden(self, headers: MutableHeaders, host: str, policy: str) -> None:
+    def harden(self, headers: MutableHeaders, host: str, policy: str) -> None:
         headers.setdefault("content-security-policy", policy)
         headers.setdefault("x-content-type-options", "nosniff")
         headers.setdefault("x-frame-options", "DENY")
@@ -166,6 +158,32 @@ class BrowserSecurityMiddleware:
                     secure = "secure" in _attributes(cookie)
                     headers.append("set-cookie", cookie if secure else f"{cookie}; Secure")
 
+
+class BrowserSecurityMiddleware:
+    def __init__(self, app: ASGIApp, base_url: str | None = None) -> None:
+        self.app = app
+        self.rules = BrowserRules(base_url)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rules = self.rules
+        host, refusal = rules.admit(scope)
+        if refusal is not None:
+            await refuse(scope, receive, send, *refusal)
+            return
+        if scope.get("path", "") in DOCS_PATHS:
+            await self._buffered_docs(scope, receive, send, host)
+            return
+
+        async def send_hardened(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                rules.harden_start(message, host)
+            await send(message)
+
+        await self.app(scope, receive, send_hardened)
+
     async def _buffered_docs(self, scope: Scope, receive: Receive, send: Send, host: str) -> None:
         start: Message | None = None
         body = bytearray()
@@ -181,7 +199,7 @@ class BrowserSecurityMiddleware:
                     return
                 assert start is not None
                 headers = MutableHeaders(scope=start)
-                self._harden(headers, host, docs_policy(_INLINE_SCRIPT.findall(bytes(body))))
+                self.rules.harden(headers, host, docs_policy(_INLINE_SCRIPT.findall(bytes(body))))
                 await send(start)
                 await send({"type": "http.response.body", "body": bytes(body)})
                 return
@@ -218,7 +236,8 @@ def _relative(location: str, host: str, public_host: str | None) -> str:
     return location
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+async def refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
+    """Answer a refused request (HTML for a browser's page request, else JSON)."""
     from starlette.responses import HTMLResponse, JSONResponse, Response
 
     headers = Headers(scope=scope)

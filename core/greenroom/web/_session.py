@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp
 
 SESSION_COOKIE = "greenroom_session"
 CSRF_FIELD = "csrf_token"
@@ -46,14 +47,16 @@ class Sessions:
     def install(self, app: FastAPI) -> None:
         """Add the session middleware and the CSRF refusal handler to ``app``."""
         app.state.sessions = self
-        app.add_middleware(
-            SessionMiddleware,
-            secret_key=self._secret,
-            session_cookie=SESSION_COOKIE,
-            same_site="lax",
-            https_only=self.https_only,
-        )
+        app.add_middleware(SessionMiddleware, **self._options())
         app.add_exception_handler(CsrfRefused, _refused)  # type: ignore[arg-type]
+
+    def middleware(self, app: ASGIApp) -> SessionMiddleware:
+        """The session middleware :meth:`install` adds, around ``app``."""
+        return SessionMiddleware(app, **self._options())
+
+    def _options(self) -> dict[str, Any]:
+        return {"secret_key": self._secret, "session_cookie": SESSION_COOKIE,
+                "same_site": "lax", "https_only": self.https_only}
 
     def csrf_token(self, request: Request) -> str:
         """This session's CSRF token for a form (made, with its seed, on first use)."""

@@ -37,6 +37,7 @@ def serve_workers(
     uvicorn.run(
         "greenroom.web._workers:worker_app", factory=True, workers=workers, host=host,
         port=port, log_level="warning", access_log=False,
+        http="greenroom.web._server_protocol:GatheringHttpToolsProtocol",
         **(forwarding or {"proxy_headers": False}),
     )
     return 0
