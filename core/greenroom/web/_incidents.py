@@ -1,7 +1,7 @@
 """Views across every enabled incident provider: open incidents (`/incidents`) and who is on
-call (`/oncall`), as pages and typed JSON, over ``greenroom._incidents`` and
-``greenroom._oncall``. A provider that fails or does not answer in time is named in a banner with
-its (scrubbed) message; the others' answers still show.
+call (`/oncall`), as pages (and as typed JSON, ``web._incidents_api``), over
+``greenroom._incidents`` and ``greenroom._oncall``. A provider that fails or does not answer in
+time is named in a banner with its (scrubbed) message; the others' answers still show.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
-from pydantic import BaseModel
 
 from .._gather import ProviderFailure
 from .._incidents import Filters, IncidentActionRefused, act_on_incident, open_incidents
 from .._oncall import OnCallGroup, on_call_groups
-from .._provider import OPEN_STATUSES, IncidentStatus, OnCallEntry
+from .._provider import OPEN_STATUSES
 from ._context import page_context, portal_of, render_partial
 from ._forms import read_text_form
 from ._guard import incident_guard, incident_row_permissions
+from ._incidents_api import router as api_router
 from ._paging import provider_blocks
 from ._session import csrf_protected, flash
 from ._shell import stream_shell
@@ -90,81 +90,6 @@ async def _incidents_page(
 @router.get("/incidents", response_class=HTMLResponse, include_in_schema=False)
 async def incidents_page(request: Request) -> Response:
     return await _incidents_page(request, Filters.from_mapping(request.query_params))
-
-
-class PersonOut(BaseModel):
-    name: str
-    email: str | None
-
-
-class ProviderFailureOut(BaseModel):
-    provider: str
-    title: str
-    message: str
-    entities: list[str]
-    unknown: bool
-
-
-class IncidentOut(BaseModel):
-    provider: str
-    providerTitle: str
-    id: str
-    number: str | None
-    title: str
-    status: IncidentStatus
-    urgency: str | None
-    createdAt: datetime
-    acknowledgedAt: datetime | None
-    resolvedAt: datetime | None
-    assignees: list[PersonOut]
-    entityRef: str
-    entityUrl: str
-    owner: str | None
-    alsoEntities: list[str]
-    url: str | None
-    actions: list[str]
-
-
-class IncidentsOut(BaseModel):
-    incidents: list[IncidentOut]
-    failures: list[ProviderFailureOut]
-    filters: dict[str, str]
-
-
-@router.get("/api/incidents", response_model=IncidentsOut, tags=["incidents"])
-async def incidents_json(
-    request: Request, provider: str = "", status: str = "", owner: str = "", entity: str = ""
-) -> dict[str, Any]:
-    """Open incidents from every enabled provider, newest first, filtered like `/incidents`."""
-    filters = Filters(provider, status, owner, entity)
-    rows, failures = await open_incidents(portal_of(request))
-    return {
-        "incidents": [
-            {
-                "provider": row.provider.id,
-                "providerTitle": row.provider.title,
-                "id": row.incident.id,
-                "number": row.incident.number,
-                "title": row.incident.title,
-                "status": row.incident.status,
-                "urgency": row.incident.urgency,
-                "createdAt": row.incident.created_at,
-                "acknowledgedAt": row.incident.acknowledged_at,
-                "resolvedAt": row.incident.resolved_at,
-                "assignees": [{"name": p.name, "email": p.email} for p in row.incident.assignees],
-                "entityRef": row.entity.ref,
-                "entityUrl": row.entity.path,
-                "owner": row.entity.owner,
-                "alsoEntities": [e.ref for e in row.also],
-                "url": row.incident.url,
-                "actions": list(row.actions),
-            }
-            for row in rows
-            if row.matches(filters)
-        ],
-        "failures": [f.as_json() for f in failures],
-        "filters": filters.as_dict(),
-    }
 
 
 async def _refuse_incident_action(request: Request, message: str) -> Response:
@@ -259,69 +184,5 @@ def _on_call_page_of(
     return shown, pager
 
 
-class OnCallOut(BaseModel):
-    provider: str
-    name: str
-    email: str | None
-    level: int | None
-    policy: str | None
-    schedule: str | None
-    team: str | None
-    until: datetime | None
-
-
-class OnCallEntityOut(BaseModel):
-    ref: str
-    name: str
-    url: str
-    onCall: list[OnCallOut]
-
-
-class OnCallOwnerOut(BaseModel):
-    owner: str
-    entities: list[OnCallEntityOut]
-
-
-class OnCallResponseOut(BaseModel):
-    owners: list[OnCallOwnerOut]
-    failures: list[ProviderFailureOut]
-
-
-def _on_call_json(entries: Sequence[OnCallEntry]) -> list[dict[str, Any]]:
-    return [
-        {
-            "provider": e.provider,
-            "name": e.person.name,
-            "email": e.person.email,
-            "level": e.level,
-            "policy": e.policy,
-            "schedule": e.schedule,
-            "team": e.team,
-            "until": e.until,
-        }
-        for e in entries
-    ]
-
-
-@router.get("/api/oncall", response_model=OnCallResponseOut, tags=["incidents"])
-async def on_call_json(request: Request) -> dict[str, Any]:
-    """Who is on call now, per owner and entity, across every enabled provider."""
-    groups, failures = await on_call_groups(portal_of(request))
-    return {
-        "owners": [
-            {
-                "owner": group.owner,
-                "entities": [
-                    {
-                        "ref": entity.ref,
-                        "name": entity.display_name,
-                        "url": entity.path,
-                        "onCall": _on_call_json(entries),
-                    }
-                    for entity, entries in group.entities
-                ],
-            }
-            for group in groups
-        ],
-        "failures": [f.as_json() for f in failures],
-    }
+# The JSON views of both, paged: /api/incidents and /api/oncall.
+router.include_router(api_router)

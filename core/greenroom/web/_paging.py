@@ -1,4 +1,5 @@
-"""Paging the incidents page one provider block at a time.
+"""Paging lists: the incidents page one provider block at a time, and the JSON lists one page
+of ``limit`` items at a time.
 
 Each provider's incidents form their own block, newest first, with its own cursor in the URL
 (``after.<provider id>=<last incident shown>``), so paging through PagerDuty leaves the Splunk
@@ -8,11 +9,15 @@ arrives meanwhile does not shift the next page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+import binascii
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
+T = TypeVar("T")
 PAGE_SIZE = 10
 CURSOR_PREFIX = "after."
 
@@ -74,4 +79,101 @@ def provider_blocks(
     return blocks
 
 
-__all__ = ["CURSOR_PREFIX", "PAGE_SIZE", "ProviderBlock", "provider_blocks"]
+# --- the JSON lists (`/api/incidents`, `/api/oncall`) ---------------------------------------------
+
+#: Items per page of a JSON list when the caller names no ``limit``.
+API_PAGE_SIZE = 100
+#: The most a caller may ask for in one page.
+API_MAX_PAGE_SIZE = 500
+
+Position = tuple[str | float, ...]
+
+
+class BadCursor(ValueError):
+    """An ``after`` that no page of this list handed out."""
+
+
+_BAD_CURSOR = "'after' is not a cursor of this list: follow the 'next' link of the previous page"
+
+
+@dataclass(frozen=True)
+class ListPage(Generic[T]):
+    """One page of a JSON list: its items, how many the whole list has, and the cursor of the
+    next page (None on the last)."""
+
+    items: list[T]
+    total: int
+    next_cursor: str | None
+
+    def next_url(self, path: str, query: Mapping[str, str] | Any) -> str | None:
+        """The next page's URL: ``path`` with the same query, its ``after`` replaced."""
+        if self.next_cursor is None:
+            return None
+        items = query.multi_items() if hasattr(query, "multi_items") else list(query.items())
+        kept = [(k, v) for k, v in items if k != "after"]
+        return _url([*kept, ("after", self.next_cursor)], path)
+
+
+def page_after(
+    items: Sequence[T],
+    *,
+    limit: int,
+    after: str | None,
+    identity: Callable[[T], str],
+    position: Callable[[T], Position],
+) -> ListPage[T]:
+    """The ``limit`` items that follow the cursor ``after`` (from the first without one).
+
+    ``items`` are in ``position`` order. As on the incidents page, a cursor names an item
+    (its ``identity``), not an index, so an item that arrives meanwhile does not shift the next
+    page; when the named item is gone (an incident resolved meanwhile), the page goes on from
+    where it stood (its ``position``), never back to the start. ``BadCursor`` for anything else.
+    """
+    start = 0
+    if after:
+        wanted, where = _decode(after)
+        ids = [identity(item) for item in items]
+        if wanted in ids:
+            start = ids.index(wanted) + 1
+        else:
+            try:
+                start = next(
+                    (i for i, item in enumerate(items) if position(item) > where), len(items)
+                )
+            except TypeError as exc:  # a cursor of another list: its positions do not compare
+                raise BadCursor(_BAD_CURSOR) from exc
+    page = list(items[start:start + limit])
+    more = start + limit < len(items)
+    cursor = _encode(identity(page[-1]), position(page[-1])) if more and page else None
+    return ListPage(page, len(items), cursor)
+
+
+def _encode(identity: str, position: Position) -> str:
+    raw = json.dumps([identity, list(position)], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[str, Position]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        identity, position = json.loads(raw)
+        if not isinstance(identity, str) or not isinstance(position, list):
+            raise TypeError
+        if not all(isinstance(p, str | int | float) for p in position):
+            raise TypeError
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise BadCursor(_BAD_CURSOR) from exc
+    return identity, tuple(position)
+
+
+__all__ = [
+    "API_MAX_PAGE_SIZE",
+    "API_PAGE_SIZE",
+    "CURSOR_PREFIX",
+    "PAGE_SIZE",
+    "BadCursor",
+    "ListPage",
+    "ProviderBlock",
+    "page_after",
+    "provider_blocks",
+]
