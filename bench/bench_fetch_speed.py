@@ -1,4 +1,5 @@
-"""What one in-process card read costs through ``core.fetch``, beside a bare aiohttp read.
+"""What one in-process card read costs through ``core.fetch``, beside bare aiohttp and bare
+lean-client reads.
 
     python bench/bench_fetch_speed.py [--seconds 5] [--concurrency 32] [--runs 3]
 
@@ -6,10 +7,12 @@ Each contender reads the same small JSON answer from a loopback upstream (the on
 ``bench_proxy.py`` uses) with ``--concurrency`` reads in flight, for ``--seconds``:
 
 - **aiohttp**: ``session.get(url)`` and ``read()`` on one shared ``aiohttp.ClientSession``, the
-  floor (what the proxy route and ``core.fetch`` send through);
+  baseline (what ``core.fetch`` sent through until the lean client);
+- **upstream pool**: ``request(...)`` and ``read()`` on the lean client (``_upstream.py``) that
+  ``core.fetch`` and the proxy route now send through, the floor;
 - **fetch (uncached)**: ``core.fetch.get(<proxy base>/bench/...)`` with ``cache_ttl=0``: the
   route resolved in-process (path checks, target, secret header), httpx's request and response
-  objects around the aiohttp call;
+  objects around the lean client's call;
 - **fetch (cached)**: the same read answered from the shared-read cache (a card's usual read).
 
 Printed: reads per second and CPU microseconds per read of this process (pinned to one core
@@ -82,6 +85,15 @@ async def run(upstream: str, seconds: float, concurrency: int,
         async with session.get(url) as answer:
             return await answer.read()
 
+    pool = fetch.upstream
+
+    async def lean() -> bytes:
+        answer = await pool.request("GET", url, [("Accept", "application/json")])
+        try:
+            return await answer.read()
+        finally:
+            await answer.close()
+
     async def uncached() -> bytes:
         return (await fetch.get(proxy_url, cache_ttl=0)).content
 
@@ -89,7 +101,8 @@ async def run(upstream: str, seconds: float, concurrency: int,
         return (await fetch.get(proxy_url, cache_ttl=3600)).content
 
     contenders: dict[str, Read] = {
-        "aiohttp": bare, "fetch (uncached)": uncached, "fetch (cached)": cached,
+        "aiohttp": bare, "upstream pool": lean, "fetch (uncached)": uncached,
+        "fetch (cached)": cached,
     }
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     try:

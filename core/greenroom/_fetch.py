@@ -12,13 +12,16 @@ Three jobs beyond sending requests:
   go first, so a stream of distinct URLs cannot grow it.
 - **Invalidation.** An action calls :meth:`FetchApi.invalidate` with the URL prefix it changed.
 
-Plugins get httpx's API (``httpx.Response``, httpx's exceptions). Requests go out through one
-shared ``aiohttp.ClientSession``, used directly: plain httpx's async pool is several times slower
-under concurrency (encode/httpx#3215), and httpx's request objects over an aiohttp transport cost
-more than the request itself on the card and proxy hot paths (measured with py-spy). aiohttp's
-errors are mapped to httpx's here, at the source: a refused connection is ``httpx.ConnectError``,
-a timeout ``httpx.ConnectTimeout`` or ``httpx.ReadTimeout``. Nothing here logs a URL: the path of
-some vendor URLs holds a key (Splunk On-Call's REST endpoint).
+Plugins get httpx's API (``httpx.Response``, httpx's exceptions). Requests go out through the
+lean HTTP/1.1 client (``_upstream.py``) that comes with the shared ``aiohttp.ClientSession``,
+and through the session itself only for URLs with credentials in them: plain httpx's async pool
+is several times slower under concurrency (encode/httpx#3215), httpx's request objects over an
+aiohttp transport cost more than the request itself, and aiohttp's own client was most of what
+was left (an uncached read: 187 CPU µs through aiohttp, 80 through the lean client, measured by
+``bench/bench_fetch_speed.py``). Transport errors are mapped to httpx's here, at the source: a
+refused connection is ``httpx.ConnectError``, a timeout ``httpx.ConnectTimeout`` or
+``httpx.ReadTimeout``, an answer broken off ``httpx.ReadError``. Nothing here logs a URL: the
+path of some vendor URLs holds a key (Splunk On-Call's REST endpoint).
 """
 
 from __future__ import annotations
@@ -36,7 +39,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from ._upstream import UpstreamPool
+from ._upstream import (
+    UpstreamConnectError,
+    UpstreamConnectTimeout,
+    UpstreamDisconnected,
+    UpstreamNotServed,
+    UpstreamPool,
+    UpstreamProtocolError,
+    UpstreamRequestError,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -163,12 +174,16 @@ def _as_httpx_error(exc: Exception, request: httpx.Request) -> httpx.HTTPError |
     import aiohttp
 
     text = type(exc).__name__  # aiohttp's messages name the URL; keep them out of ours
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    if isinstance(exc, aiohttp.ConnectionTimeoutError | UpstreamConnectTimeout):
         return httpx.ConnectTimeout(text, request=request)
     if isinstance(exc, TimeoutError):  # aiohttp.ServerTimeoutError and total timeouts
         return httpx.ReadTimeout(text, request=request)
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, aiohttp.ClientConnectorError | UpstreamConnectError):
         return httpx.ConnectError(text, request=request)
+    if isinstance(exc, UpstreamDisconnected | UpstreamProtocolError):
+        return httpx.RemoteProtocolError(text, request=request)
+    if isinstance(exc, UpstreamRequestError):  # a CR, LF or NUL in a header: nothing was sent
+        return httpx.LocalProtocolError(text, request=request)
     if isinstance(exc, aiohttp.ClientPayloadError):
         return httpx.ReadError(text, request=request)
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
@@ -178,6 +193,10 @@ def _as_httpx_error(exc: Exception, request: httpx.Request) -> httpx.HTTPError |
     if isinstance(exc, aiohttp.ClientError | OSError):
         return httpx.NetworkError(text, request=request)
     return None
+
+
+#: Headers that describe the body as sent; plugins get it decoded and measured again.
+_BODY_FRAMING = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 
 
 @functools.lru_cache(maxsize=64)  # a handful of distinct timeouts, asked for on every read
@@ -228,6 +247,8 @@ class FetchApi:
         self._cache_size = 0
         self._earliest_expiry = float("inf")
         self._inflight: dict[str, asyncio.Future[_Stored]] = {}
+        self._urls: dict[str, httpx.URL] = {}
+        self._wire_urls: dict[str, str] = {}
         #: Upstream requests actually sent (benchmarks and tests read it).
         self.upstream_calls = 0
 
@@ -274,6 +295,16 @@ class FetchApi:
         cache_ttl: float | None = None,
     ) -> httpx.Response:
         """Send a request. GETs are shared and cached unless ``cache_ttl`` is 0."""
+        if isinstance(url, str):
+            # Cards read the same few URLs again and again; parsing one is a fifth of an
+            # uncached read (py-spy), and httpx.URL is immutable.
+            parsed = self._urls.get(url)
+            if parsed is None:
+                parsed = httpx.URL(url)
+                if len(self._urls) >= 4096:
+                    self._urls.clear()
+                self._urls[url] = parsed
+            url = parsed
         request = httpx.Request(
             method,
             url,
@@ -426,8 +457,19 @@ class FetchApi:
             return response
         return await self._send_aiohttp(request)
 
+    @property
+    def upstream(self) -> UpstreamPool:
+        """The lean client that comes with :attr:`session` (``_upstream.py``)."""
+        pool = upstream_pool(self.session)
+        assert pool is not None  # every session made by new_session has one
+        return pool
+
     async def _send_aiohttp(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {})
+        try:
+            return await self._send_lean(request, timeout)
+        except UpstreamNotServed:  # credentials in the URL: aiohttp sends those
+            pass
         try:
             # The URL as a string: aiohttp re-quotes it as httpx-aiohttp did (`%40` in a query
             # goes out as `@`); proxy paths were checked raw before this point.
@@ -454,4 +496,55 @@ class FetchApi:
             if name.lower() not in (b"content-encoding", b"content-length",
                                     b"transfer-encoding")
         ]
+        return httpx.Response(answer.status, headers=headers, content=body, request=request)
+
+    async def _send_lean(
+        self, request: httpx.Request, timeout: Mapping[str, Any]
+    ) -> httpx.Response:
+        # httpx's meaning: a limit on connecting (here with waiting for a place in the pool)
+        # and on each read, none on the whole exchange.
+        url = str(request.url)
+        wire = self._wire_urls.get(url)
+        if wire is None:
+            # Quoted as aiohttp (yarl) quoted it before, which vendors' simulators and tests
+            # pin: `%40` in a query goes out as `@`. Proxy paths were checked raw before this.
+            from yarl import URL
+
+            wire = str(URL(url))
+            if len(self._wire_urls) >= 4096:
+                self._wire_urls.clear()
+            self._wire_urls[url] = wire
+        try:
+            answer = await self.upstream.request(
+                request.method, wire, request.headers.multi_items(),
+                request.content or None, timeout=None, read_timeout=timeout.get("read"),
+                connect_timeout=timeout.get("connect"),
+            )
+        except UpstreamNotServed:
+            raise
+        except Exception as exc:
+            mapped = _as_httpx_error(exc, request)
+            if mapped is None:
+                raise
+            raise mapped from None
+        try:
+            body = await answer.read()
+        except TimeoutError:
+            raise httpx.ReadTimeout("TimeoutError", request=request) from None
+        except OSError as exc:  # broken off mid-body
+            raise httpx.ReadError(type(exc).__name__, request=request) from None
+        finally:
+            await answer.close()
+        headers: list[tuple[bytes, bytes]] = []
+        coding = b""
+        for name, value in answer.raw_headers:
+            lower = name.lower()
+            if lower in _BODY_FRAMING:
+                if lower == b"content-encoding":
+                    coding = value
+                continue
+            headers.append((name, value))
+        if coding and body:  # plugins get the decoded body, as from aiohttp before
+            encoded = httpx.Response(200, headers=[(b"content-encoding", coding)], content=body)
+            body = encoded.content
         return httpx.Response(answer.status, headers=headers, content=body, request=request)

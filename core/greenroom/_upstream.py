@@ -41,6 +41,7 @@ import re
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
+from types import EllipsisType
 
 from ._upstream_connection import (
     SMALL_BODY,
@@ -97,14 +98,14 @@ class UpstreamPool:
         headers: Iterable[tuple[str, str]],
         body: bytes | AsyncIterator[bytes] | None = None,
         *,
-        timeout: float | None = None,
+        timeout: float | None | EllipsisType = ...,
         read_timeout: float | None = None,
-        connect_timeout: float | None = None,
+        connect_timeout: float | None | EllipsisType = ...,
     ) -> UpstreamAnswer:
         """Send one request to ``url`` (already encoded: its path and query go out as they
-        are) and return the answer once its head is in. ``timeout`` (the pool's when None)
-        bounds the whole exchange, ``read_timeout`` each wait for upstream bytes, and
-        ``connect_timeout`` the wait for a connection."""
+        are) and return the answer once its head is in. ``timeout`` bounds the whole exchange,
+        ``read_timeout`` each wait for upstream bytes, and ``connect_timeout`` the wait for a
+        connection; None is no limit, and left out, the pool's."""
         split = self._split(url)
         if split is None:
             raise UpstreamNotServed("only http and https URLs without credentials are served")
@@ -115,9 +116,9 @@ class UpstreamPool:
         size = len(data)
         head = self._head(method, target, headers, origin, size, streamed)
         loop = self._loop = asyncio.get_running_loop()
-        total = self.timeout if timeout is None else timeout
+        total = self.timeout if timeout is ... else timeout
         deadline = None if total is None else loop.time() + total
-        connect = self.connect_timeout if connect_timeout is None else connect_timeout
+        connect = self.connect_timeout if connect_timeout is ... else connect_timeout
         fresh = False
         while True:
             conn = None if fresh else self._idle(origin, loop.time())

@@ -689,3 +689,79 @@ async def test_credentials_in_the_target_go_through_aiohttp(upstream: Upstream) 
     status, _, content = await _proxy(url, token=None, route_options={"changeOrigin": True})
     assert (status, content) == (200, b'{"n":1}')
     assert upstream.requests[0].headers["authorization"] == "Basic dXNlcjpwYXNz"
+
+
+# --- through core.fetch -------------------------------------------------------------------------
+
+
+async def test_fetch_reads_through_the_pool_on_kept_alive_connections(upstream: Upstream) -> None:
+    from greenroom import FetchApi
+
+    fetch = FetchApi()
+    try:
+        for n in range(3):
+            response = await fetch.get(upstream.url + "/v1/x?email=a%40b.example", cache_ttl=0)
+            assert (response.status_code, response.json()) == (200, {"n": n})
+        assert upstream.connections == 1
+        assert fetch.upstream.connections_made == 1
+        # Quoted as aiohttp quoted it (vendors' simulators pin it).
+        assert upstream.requests[0].target == "/v1/x?email=a@b.example"
+    finally:
+        await fetch.aclose()
+
+
+async def test_fetch_decodes_a_compressed_answer_for_the_plugin() -> None:
+    import gzip
+
+    async def compressed(seen: Seen, writer: asyncio.StreamWriter) -> bool:
+        body = gzip.compress(b'{"packed": true}')
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body)
+        return True
+
+    from greenroom import FetchApi
+
+    server = await Upstream(compressed).start()
+    fetch = FetchApi()
+    try:
+        response = await fetch.get(server.url + "/", headers={"Accept-Encoding": "gzip"})
+        assert response.json() == {"packed": True}
+        assert "content-encoding" not in response.headers
+        assert server.requests[0].headers["accept-encoding"] == "gzip"
+    finally:
+        await fetch.aclose()
+        await server.stop()
+
+
+async def test_fetch_maps_the_pools_errors_to_httpx_errors() -> None:
+    import httpx
+
+    from greenroom import FetchApi
+
+    async def by_path(seen: Seen, writer: asyncio.StreamWriter) -> bool:
+        if seen.target == "/broken":
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nshort")
+            return False
+        if seen.target == "/slow":
+            await asyncio.sleep(30)
+        if seen.index > 0:  # a kept-alive connection that turns out closed
+            return False
+        writer.write(ok(b"{}"))
+        return True
+
+    server = await Upstream(by_path).start()
+    fetch = FetchApi()
+    try:
+        with pytest.raises(httpx.ReadError):
+            await fetch.get(server.url + "/broken")
+        with pytest.raises(httpx.ReadTimeout):
+            await _within(10, fetch.get(server.url + "/slow", timeout=0.3))
+        with pytest.raises(httpx.LocalProtocolError):
+            await fetch.get(server.url + "/", headers={"X-Token": "a\r\nX-Injected: 1"})
+        assert all("x-injected" not in seen.headers for seen in server.requests)
+        assert (await fetch.post(server.url + "/", content=b"1")).status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            await fetch.post(server.url + "/", content=b"2")
+    finally:
+        await fetch.aclose()
+        await server.stop()
