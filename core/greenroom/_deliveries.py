@@ -15,12 +15,12 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Protocol
 
 from ._redis_outage import RedisOutage
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 DEFAULT_REMEMBER_SECONDS = 2 * 3600.0
 DEFAULT_MAX_ENTRIES = 50_000
@@ -79,6 +79,8 @@ class RedisDeliveryLog:
         self.outage = outage or RedisOutage()
 
     async def first_delivery(self, key: str, remember_seconds: float | None = None) -> bool:
+        from redis.exceptions import RedisError  # imported once Redis is configured
+
         seconds = max(1, int(remember_seconds or self.remember_seconds))
         try:
             stored = await self.client.set(self.prefix + key, "1", nx=True, ex=seconds)

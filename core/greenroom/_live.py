@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ._api import create_api_ref, maybe_await
 from ._deliveries import DeliveryLog, MemoryDeliveryLog
 from ._events import EVERY_CARD, ChangeEvent, EventBus, MemoryEventBus
-from ._shared_cache import localized, portable
+from ._replica_urls import localized, portable
 
 if TYPE_CHECKING:
     from ._entity import Entity

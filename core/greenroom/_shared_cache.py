@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from ._redis_outage import RedisOutage
+from ._replica_urls import localized, portable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -65,24 +66,6 @@ _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
-
-
-PROXY_MARK = "proxy:"
-
-
-def portable(url: str, proxy_base: str) -> str:
-    """``url`` as every replica names it: plugins read through their own replica's proxy URL
-    (``http://<this replica>/api/proxy/<route>/...``), and replicas' addresses differ."""
-    if proxy_base and url.startswith(proxy_base):
-        return PROXY_MARK + url[len(proxy_base):]
-    return url
-
-
-def localized(url: str, proxy_base: str) -> str:
-    """The inverse of :func:`portable`, for this replica."""
-    if proxy_base and url.startswith(PROXY_MARK):
-        return proxy_base + url[len(PROXY_MARK):]
-    return url
 
 
 def encode(stored: _Stored, proxy_base: str = "") -> bytes:
