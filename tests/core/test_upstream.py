@@ -601,6 +601,7 @@ async def test_https_verifies_the_certificate_and_sends_the_host_as_sni(tmp_path
 async def _proxy(
     upstream_url: str, method: str = "GET", body: bytes = b"",
     token: str | None = "Token token=fine", route_options: dict[str, object] | None = None,
+    times: int = 2, sent: list[dict[str, object]] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """One request through ``ProxyHandler`` with the portal's shared session and its pool."""
     from greenroom._fetch import new_session
@@ -624,7 +625,7 @@ async def _proxy(
         headers.append((b"content-length", str(len(body)).encode()))
     scope = {"type": "http", "method": method, "headers": headers, "query_string": b"",
              "path": "/api/proxy/up/x", "raw_path": b"/api/proxy/up/x"}
-    sent: list[dict[str, object]] = []
+    sent = [] if sent is None else sent
     messages = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def receive() -> dict[str, object]:
@@ -634,7 +635,7 @@ async def _proxy(
         sent.append(message)
 
     try:
-        for _ in range(2):  # the second request reuses the first's connection
+        for _ in range(times):  # a second request reuses the first's connection
             sent.clear()
             messages[:] = [{"type": "http.request", "body": body, "more_body": False}]
             await handler.handle(scope, receive, send, b"/up/x")
@@ -765,3 +766,38 @@ async def test_fetch_maps_the_pools_errors_to_httpx_errors() -> None:
     finally:
         await fetch.aclose()
         await server.stop()
+
+
+async def test_a_refused_connection_is_a_502_through_the_proxy() -> None:
+    server = await Upstream().start()
+    url = server.url
+    server.server.close()  # type: ignore[union-attr]
+    await server.server.wait_closed()  # type: ignore[union-attr]
+    status, _, content = await _proxy(url)
+    assert status == 502 and b"unreachable" in content
+    assert url.encode() not in content and b"127.0.0.1" not in content
+
+
+async def test_closing_the_pool_closes_its_idle_connections(upstream: Upstream) -> None:
+    pool = UpstreamPool()
+    await _get(pool, upstream.url + "/")
+    assert upstream.closed == 0
+    await pool.aclose()
+    assert await _within(10, _closed(upstream, 1))
+
+
+async def test_an_answer_broken_off_mid_stream_takes_the_proxys_broke_off_path() -> None:
+    from greenroom._exceptions import ProxyError
+
+    async def broken(seen: Seen, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                     b"5\r\nhello\r\n")
+        return False
+
+    server = await Upstream(broken).start()
+    sent: list[dict[str, object]] = []
+    with pytest.raises(ProxyError, match="broke off"):
+        await _proxy(server.url, times=1, sent=sent)
+    assert sent[0]["status"] == 200
+    assert [m.get("body") for m in sent[1:]] == [b"hello"]
+    await server.stop()
