@@ -45,6 +45,23 @@ NAMING_CONVENTION: dict[str, str] = {
     "pk": "pk_%(table_name)s",
 }
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+# The modules whose tables register on ``metadata`` when imported. They are imported only when a
+# database is opened (a portal without one never loads SQLAlchemy); the migrations' environment
+# and the test comparing the migrations with the code import them all.
+TABLE_MODULES = (
+    "greenroom._audit._tables",
+    "greenroom._auth._revocations_sql",
+    "greenroom._mapping_sql",
+)
+
+
+def schema() -> sa.MetaData:
+    """``metadata`` with every table of the portal registered on it."""
+    import importlib
+
+    for name in TABLE_MODULES:
+        importlib.import_module(name)
+    return metadata
 
 
 def database_url(configured: str | None, env: Mapping[str, str] | None = None) -> str:
@@ -249,4 +266,5 @@ __all__ = [
     "head_revision",
     "metadata",
     "redact_url",
+    "schema",
 ]

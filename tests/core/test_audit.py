@@ -21,8 +21,8 @@ from greenroom._audit import (
     AuditTrail,
     AuditUnavailableError,
     MemoryAuditStore,
-    SqlAuditStore,
 )
+from greenroom._audit._sql import SqlAuditStore
 from greenroom._db import VERSION_TABLE, Database, head_revision, redact_url
 
 ALICE = Actor("alice", "alice@example.com", "Alice Example", "oidc")
@@ -89,16 +89,13 @@ def test_migrations_create_exactly_the_tables_the_code_uses(database: Database) 
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    import greenroom._audit._tables  # noqa: F401 - registers its table
-    import greenroom._auth._revocations  # noqa: F401
-    import greenroom._mapping  # noqa: F401 - service mappings (issue 20)
-    from greenroom._db import metadata
+    from greenroom._db import schema
 
     with database.engine.connect() as connection:
         context = MigrationContext.configure(
             connection, opts={"version_table": VERSION_TABLE}
         )
-        differences = compare_metadata(context, metadata)
+        differences = compare_metadata(context, schema())
     assert differences == []
 
 
@@ -181,7 +178,8 @@ def test_a_process_that_dies_after_the_intent_leaves_unknown(database: Database)
     """A crash (the process killed while the vendor is being called) leaves a visible entry."""
     script = (
         "import asyncio, os\n"
-        "from greenroom._audit import Actor, AuditTrail, SqlAuditStore\n"
+        "from greenroom._audit import Actor, AuditTrail\n"
+        "from greenroom._audit._sql import SqlAuditStore\n"
         "from greenroom._db import Database\n"
         "async def main():\n"
         f"    trail = AuditTrail(SqlAuditStore(Database({database.url!r})))\n"

@@ -20,11 +20,11 @@ from greenroom._db import Database
 from greenroom._mapping import (
     MemoryMappingStore,
     ServiceMapping,
-    SqlMappingStore,
     mapped_entity,
     snippet,
     suggest,
 )
+from greenroom._mapping_sql import SqlMappingStore
 
 ANNOTATION = "alpha.example.com/service"
 CATALOG = f"""\

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .._config import Config
-from .._db import Database, database_url
 from .._exceptions import ConfigError
-from ._sql import SqlAuditStore
 from ._store import MemoryAuditStore
 from ._trail import DEFAULT_RETENTION_DAYS, AuditTrail
+
+if TYPE_CHECKING:
+    from .._db import Database
 
 log = logging.getLogger("greenroom.audit")
 
@@ -31,6 +33,8 @@ def retention_days(config: Config) -> int:
 
 def open_database(config: Config, env: Mapping[str, str] | None = None) -> Database:
     """The configured database (or the embedded SQLite file), not yet migrated."""
+    from .._db import Database, database_url
+
     return Database(database_url(config.get("database.url"), env))
 
 
@@ -43,6 +47,8 @@ def open_audit_trail(
     days = retention_days(config)
     if demo and not config.get("database.url"):
         return AuditTrail(MemoryAuditStore(), scrub=config.scrub, retention_days=days)
+    from ._sql import SqlAuditStore
+
     database = open_database(config, env)
     if migrate and database.upgrade():
         log.info("database %s upgraded to the newest schema", database.display_url)

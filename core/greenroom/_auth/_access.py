@@ -14,18 +14,18 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._audit import Actor, AuditTrail, MemoryAuditStore, SqlAuditStore, retention_days
+from .._audit import Actor, AuditTrail, MemoryAuditStore, retention_days
 from .._audit._trail import AuditUnavailableError
-from .._db import Database, database_url
 from .._exceptions import PermissionDeniedError
 from .._identity import Identity
 from .._permissions import Permissions, Subject, Target, group_key, parse_permissions
-from ._revocations import MemoryRevocations, Revocations, SqlRevocations
+from ._revocations import MemoryRevocations, Revocations
 from ._settings import AuthSettings
 
 if TYPE_CHECKING:
     from .._catalog import Catalog
     from .._config import Config
+    from .._db import Database
     from .._entity import Entity
 
 log = logging.getLogger("greenroom.auth")
@@ -268,6 +268,11 @@ def build_access(
                                               retention_days=days),
             MemoryRevocations(), None, catalog, demo,
         )
+    # Imported here: a portal without a database (the demo) never loads SQLAlchemy.
+    from .._audit._sql import SqlAuditStore
+    from .._db import Database, database_url
+    from ._revocations_sql import SqlRevocations
+
     database = Database(database_url(config.get("database.url")))
     trail = AuditTrail(
         SqlAuditStore(database), scrub=config.scrub, retention_days=days,

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from alembic import context
 
-from greenroom._db import VERSION_TABLE, metadata
-
-# Tables register themselves on the shared metadata when their modules are imported.
-import greenroom._audit._tables  # noqa: E402, F401  isort: skip
-import greenroom._auth._revocations  # noqa: E402, F401  isort: skip
-import greenroom._mapping  # noqa: E402, F401  isort: skip
+from greenroom._db import VERSION_TABLE, schema
 
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run migrations through `greenroom db upgrade`, which passes a connection")
 context.configure(
     connection=connection,
-    target_metadata=metadata,
+    target_metadata=schema(),
     version_table=VERSION_TABLE,
     render_as_batch=connection.dialect.name == "sqlite",
 )

@@ -19,7 +19,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from .._api import Scope, create_api_factory, create_api_ref
-from .._db import Database, database_url
 from .._entity import Entity
 from .._mapping import (
     MappableService,
@@ -27,7 +26,6 @@ from .._mapping import (
     MemoryMappingStore,
     ServiceDirectoryProvider,
     ServiceMapping,
-    SqlMappingStore,
     annotation_wins,
     mapped_entity,
     snippet,
@@ -61,6 +59,10 @@ mapping_store_api_ref = create_api_ref("core.mapping-store", description="Saved 
 def _open_store(portal: Any) -> MappingStore:
     if portal.demo and not portal.config.get("database.url"):
         return MemoryMappingStore()
+    # Imported here: a portal without a database (the demo) never loads SQLAlchemy.
+    from .._db import Database, database_url
+    from .._mapping_sql import SqlMappingStore
+
     return SqlMappingStore(Database(database_url(portal.config.get("database.url"))))
 
 

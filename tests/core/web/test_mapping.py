@@ -21,9 +21,7 @@ from greenroom import (
     create_api_ref,
     create_plugin,
 )
-from greenroom._mapping import (
-    SqlMappingStore,
-)
+from greenroom._mapping_sql import SqlMappingStore
 from greenroom._portal import build_portal
 from greenroom.web import create_app
 
