@@ -801,3 +801,24 @@ async def test_an_answer_broken_off_mid_stream_takes_the_proxys_broke_off_path()
     assert sent[0]["status"] == 200
     assert [m.get("body") for m in sent[1:]] == [b"hello"]
     await server.stop()
+
+
+async def test_closing_the_pool_closes_busy_connections_too() -> None:
+    server = await Upstream(_big).start()
+    pool = UpstreamPool()
+    answer = await pool.request("GET", server.url + "/", [], None)
+    await pool.aclose()
+    with pytest.raises(UpstreamDisconnected):
+        await _within(10, answer.read())
+    assert await _within(10, _closed(server, 1))
+
+
+async def test_one_pool_per_origin_however_the_url_spells_it(upstream: Upstream) -> None:
+    pool = UpstreamPool()
+    port = upstream.url.rsplit(":", 1)[1]
+    await _get(pool, f"http://localhost:{port}/")
+    await _get(pool, f"http://LocalHost:{port}?x=1")
+    await _get(pool, f"http://localhost:{port}/#fragment")
+    assert upstream.connections == 1
+    assert [seen.target for seen in upstream.requests] == ["/", "/?x=1", "/"]
+    await pool.aclose()
