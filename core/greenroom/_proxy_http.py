@@ -35,7 +35,7 @@ from yarl import URL
 
 from ._budget import refusal
 from ._exceptions import ProxyError
-from ._fetch import upstream_pool
+from ._fetch_transport import upstream_pool
 from ._identity import Identity
 from ._proxy_config import _METHODS, SAFE_HEADERS, ProxyEndpoint
 
