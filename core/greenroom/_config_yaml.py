@@ -17,6 +17,7 @@ from ._exceptions import ConfigError
 
 KeyPath = tuple[str | int, ...]
 
+_KEY_PATH_PART = re.compile(r"^([^\[\]]*)((?:\[\d+\])*)$")
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -52,6 +53,23 @@ def format_key_path(path: KeyPath) -> str:
         else:
             text += f".{part}" if text else part
     return text
+
+
+def parse_key_path(key_path: str) -> KeyPath:
+    """``a.b[0].c`` -> ``("a", "b", 0, "c")``; the inverse of ``format_key_path``."""
+    if not key_path:
+        return ()
+    parts: list[str | int] = []
+    for segment in key_path.split("."):
+        match = _KEY_PATH_PART.match(segment)
+        if match is None:
+            parts.append(segment)
+            continue
+        name, indexes = match.groups()
+        if name:
+            parts.append(name)
+        parts.extend(int(i) for i in re.findall(r"\d+", indexes))
+    return tuple(parts)
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[KeyPath, int]]:

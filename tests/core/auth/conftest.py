@@ -22,8 +22,12 @@ from joserfc.jwk import KeySet, RSAKey
 from greenroom._portal import Portal, build_portal
 from greenroom.testing import serve_app
 from greenroom.web import create_app
-from greenroom_pagerduty._demo import DEMO_CATALOG
-from greenroom_pagerduty.simulator import CHECKOUT_SERVICE_ID
+from greenroom_pagerduty.simulator import (
+    CHECKOUT_INTEGRATION_KEY,
+    CHECKOUT_SERVICE_ID,
+    MappedEntity,
+    write_portal_config,
+)
 from greenroom_pagerduty.simulator import create_app as create_simulator
 
 SIM_TOKEN = "auth-test-pagerduty-token"
@@ -33,18 +37,20 @@ OWNER = "linus.torvalds@example.com"  # in team-commerce, which owns checkout-ap
 ONCALL = "grace.hopper@example.com"  # second level of Checkout's escalation policy
 IN_GROUP = "katherine.johnson@example.com"  # the proxy says: groups sre
 NAMED = "barbara.liskov@example.com"  # named by a user: rule
-EXTRA_CATALOG = """\
----
-apiVersion: backstage.io/v1alpha1
-kind: User
-metadata: {name: linus}
-spec: {profile: {email: linus.torvalds@example.com}, memberOf: [team-commerce]}
----
-apiVersion: backstage.io/v1alpha1
-kind: Group
-metadata: {name: team-commerce}
-spec: {type: team, children: []}
-"""
+# Checkout, owned by team-commerce, which linus belongs to (rules allowing the owner read this).
+CHECKOUT_API = MappedEntity(
+    "checkout-api", {"pagerduty.com/integration-key": CHECKOUT_INTEGRATION_KEY}, "team-commerce"
+)
+PEOPLE = (
+    {
+        "apiVersion": "backstage.io/v1alpha1", "kind": "User", "metadata": {"name": "linus"},
+        "spec": {"profile": {"email": OWNER}, "memberOf": ["team-commerce"]},
+    },
+    {
+        "apiVersion": "backstage.io/v1alpha1", "kind": "Group",
+        "metadata": {"name": "team-commerce"}, "spec": {"type": "team", "children": []},
+    },
+)
 
 
 def serve(app: Any) -> tuple[str, Callable[[], None]]:
@@ -101,16 +107,9 @@ def live_portal(tmp_path: Path) -> Iterator[Callable[[str], Live]]:
     def make(extra: str) -> Live:
         simulator = create_simulator(token=SIM_TOKEN)
         sim_url, stop_sim = serve(simulator)
-        (tmp_path / "catalog-info.yaml").write_text(DEMO_CATALOG + EXTRA_CATALOG)
-        config = tmp_path / "app-config.yaml"
-        config.write_text(
-            "catalog:\n  locations:\n    - {type: file, target: catalog-info.yaml}\n"
-            "proxy:\n  endpoints:\n    /pagerduty:\n"
-            f"      target: {sim_url}\n"
-            f"      headers: {{Authorization: 'Token token={SIM_TOKEN}'}}\n"
-            f"pagerDuty:\n  eventsBaseUrl: {sim_url}/v2\n"
-            "plugins:\n  splunk-on-call: {enabled: false}\n"
-            + textwrap.dedent(extra)
+        config = write_portal_config(
+            tmp_path, sim_url, token=SIM_TOKEN, entities=[CHECKOUT_API], documents=PEOPLE,
+            extra=f"pagerDuty: {{eventsBaseUrl: {sim_url}/v2}}\n" + textwrap.dedent(extra),
         )
         # The portal's own URL is known only once it listens: build it for a placeholder
         # port, then serve; the proxy routes point at the simulator, not at the portal.

@@ -76,14 +76,16 @@ def write_portal_config(
     *,
     token: str,
     entities: Sequence[MappedEntity] = (CHECKOUT_ENTITY,),
+    documents: Sequence[Mapping[str, Any]] = (),
     cache_ttl_seconds: float | None = None,
     webhook_secrets: Iterable[str] = (),
     route: Mapping[str, Any] | None = None,
     disabled_plugins: Iterable[str] = DEFAULT_DISABLED_PLUGINS,
     extra: str = "",
 ) -> Path:
-    """Write ``catalog-info.yaml`` (the ``entities``) and ``app-config.yaml`` into ``folder``;
-    the config's path.
+    """Write ``catalog-info.yaml`` (the ``entities``, then ``documents``: more catalog documents
+    as mappings, such as the Users and Groups permission rules read) and ``app-config.yaml``
+    into ``folder``; the config's path.
 
     The config has the ``/pagerduty`` proxy route to ``simulator_url`` with ``token``
     (``route`` adds keys to it, such as ``rateLimit`` or ``credentials``), the fetch cache's
@@ -92,7 +94,8 @@ def write_portal_config(
     mapping key by key, anything else replacing."""
     catalog = folder / "catalog-info.yaml"
     catalog.write_text(yaml.safe_dump_all(
-        [entity.as_document() for entity in entities], sort_keys=False
+        [*(entity.as_document() for entity in entities), *map(dict, documents)],
+        sort_keys=False,
     ))
     endpoint: dict[str, Any] = {
         "target": simulator_url, "headers": {"Authorization": f"Token token={token}"},
