@@ -32,7 +32,8 @@ from ._proxy_config import (
     ProxyEndpoint,
     parse_proxy_config,
 )
-from ._proxy_http import ProxyDispatch, ProxyHandler, create_proxy_router
+from ._proxy_http import ProxyHandler
+from ._proxy_router import ProxyDispatch, create_proxy_router
 
 #: Headers of a route that change at run time (a plugin's OAuth token), asked per request.
 HeaderSource = Callable[[], Awaitable[Mapping[str, str]]]

@@ -1,9 +1,8 @@
 """The proxy over HTTP: ``/api/proxy/<route>/<path>`` as a raw ASGI handler.
 
-The handler runs the same rules whether it is reached through :func:`create_proxy_router` (a
-FastAPI router, which also puts the operations in the OpenAPI document) or through
-:class:`ProxyDispatch`, the middleware the portal installs so the route skips routing,
-dependency injection and response objects on its hot path. Measured with py-spy under
+The handler runs the same rules however it is reached: through the portal's front layer
+(``web/_proxy_front.py``), or through :class:`~greenroom._proxy_router.ProxyDispatch` or the
+FastAPI router of :mod:`greenroom._proxy_router`. Measured with py-spy under
 ``bench/bench_proxy.py``, FastAPI's routing and handler machinery, httpx's URL, request and
 response objects over aiohttp, and the task group behind a streamed response were most of a
 proxied request's time; then aiohttp's client itself was (38 %). Requests now go out through the
@@ -22,22 +21,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
-from fastapi import APIRouter
-from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from yarl import URL
 
 from ._budget import refusal
 from ._exceptions import ProxyError
 from ._fetch_transport import upstream_pool
 from ._identity import Identity
-from ._proxy_config import _METHODS, SAFE_HEADERS, ProxyEndpoint
+from ._proxy_answers import AiohttpAnswer, Answer, refused_connection, send_httpx
+from ._proxy_config import SAFE_HEADERS, ProxyEndpoint
 
 # SMALL_BODY: answers up to this size with a known length are read whole and sent in one piece;
 # larger, unsized or compressed ones are streamed so memory stays flat.
@@ -57,7 +54,7 @@ Client = httpx.AsyncClient | aiohttp.ClientSession
 Authorize = Callable[[Identity, ProxyEndpoint], Awaitable[bool]]
 
 
-def _error_body(status: int, name: str, message: str) -> bytes:
+def error_body(status: int, name: str, message: str) -> bytes:
     return json.dumps(
         {"error": {"name": name, "message": message}, "response": {"statusCode": status}}
     ).encode()
@@ -67,7 +64,7 @@ async def _send_error(
     send: Send, status: int, name: str, message: str,
     extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    body = _error_body(status, name, message)
+    body = error_body(status, name, message)
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -105,64 +102,6 @@ class _Rules:
                 continue
             kept.append((lower, value))
         return kept
-
-
-class _Answer(Protocol):
-    """An upstream answer, from the lean client (``_upstream.UpstreamAnswer``), aiohttp or
-    httpx, in the few terms the handler needs."""
-
-    status: int
-    raw_headers: Any
-    small: bool
-
-    async def read(self) -> bytes: ...
-
-    def chunks(self) -> AsyncIterator[bytes]: ...
-
-    async def close(self) -> None: ...
-
-
-class _AiohttpAnswer:
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self.response = response
-        self.status = response.status
-        self.raw_headers = response.raw_headers
-        length = response.content_length
-        self.small = (
-            length is not None and length <= SMALL_BODY
-            and b"Content-Encoding" not in response.headers  # may grow when decoded
-        )
-
-    async def read(self) -> bytes:
-        return await self.response.read()
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        async for chunk in self.response.content.iter_chunked(64 * 1024):
-            yield chunk
-
-    async def close(self) -> None:
-        self.response.release()
-
-
-class _HttpxAnswer:
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        self.status = response.status_code
-        self.raw_headers = response.headers.raw
-        length = response.headers.get("content-length")
-        self.small = (
-            length is not None and length.isdigit() and int(length) <= SMALL_BODY
-            and "content-encoding" not in response.headers
-        )
-
-    async def read(self) -> bytes:
-        return await self.response.aread()
-
-    def chunks(self) -> AsyncIterator[bytes]:
-        return self.response.aiter_bytes()
-
-    async def close(self) -> None:
-        await self.response.aclose()
 
 
 async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
@@ -322,7 +261,7 @@ class ProxyHandler:
         client = self.client()
         try:
             if isinstance(client, aiohttp.ClientSession):
-                answer: _Answer | None = None
+                answer: Answer | None = None
                 pool = self._pool_of(client)
                 if pool is not None:
                     try:
@@ -330,14 +269,14 @@ class ProxyHandler:
                     except UpstreamNotServed:  # credentials in the URL: aiohttp sends those
                         answer = None
                 if answer is None:
-                    answer = _AiohttpAnswer(
+                    answer = AiohttpAnswer(
                         await client.request(
                             method, URL(url, encoded=True), headers=headers, data=body,
                             allow_redirects=False,
                         )
                     )
             else:
-                answer = await _send_httpx(client, method, url, headers, body)
+                answer = await send_httpx(client, method, url, headers, body)
         except UpstreamRequestError:
             # A line break or NUL in a header (a plugin's token source, say) would let it
             # write headers or a request of its own: nothing was sent.
@@ -348,7 +287,7 @@ class ProxyHandler:
                               "valid HTTP; nothing was sent")
             return
         except (TimeoutError, httpx.TimeoutException) as exc:
-            if not _refused(exc):
+            if not refused_connection(exc):
                 await _send_error(
                     send, 504, "GatewayTimeoutError",
                     f"Proxy route {endpoint.route}: the upstream did not answer in time",
@@ -373,7 +312,7 @@ class ProxyHandler:
 
     @staticmethod
     async def _respond(
-        send: Send, method: str, answer: _Answer, rules: _Rules, secrets: list[bytes]
+        send: Send, method: str, answer: Answer, rules: _Rules, secrets: list[bytes]
     ) -> None:
         headers = rules.response_headers(answer.raw_headers)
         if secrets:  # run-time credentials (a plugin's token) are never echoed either
@@ -401,145 +340,4 @@ class ProxyHandler:
         await send({"type": "http.response.body", "body": b""})
 
 
-async def _send_httpx(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    headers: list[tuple[str, str]],
-    body: bytes | AsyncIterator[bytes] | None,
-) -> _Answer:
-    # Not `client.build_request`: that would add the shared client's cookie jar, which holds
-    # cookies other upstream answers set, and send them on this caller's behalf.
-    request = httpx.Request(
-        method, url, headers=headers, content=body,
-        extensions={"timeout": client.timeout.as_dict()},
-    )
-    return _HttpxAnswer(await client.send(request, stream=True, follow_redirects=False))
-
-
-def _refused(exc: BaseException) -> bool:
-    # httpx-aiohttp maps a refused connection (aiohttp.ClientConnectorError) to
-    # httpx.ConnectTimeout; only a cause that really is a timeout counts as one.
-    cause = exc.__cause__
-    return isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, TimeoutError)
-
-
-class ProxyDispatch:
-    """ASGI middleware: requests whose raw path starts with ``prefix/`` go straight to the
-    proxy handler; everything else continues to ``app``. Install it innermost, so sign-in,
-    the access log and security headers still wrap the proxy."""
-
-    def __init__(self, app: ASGIApp, handler: ProxyHandler, prefix: str = "/api/proxy") -> None:
-        self.app = app
-        self.handler = handler
-        self.prefix = prefix.rstrip("/").encode("ascii")
-        self._prefix_slash = self.prefix + b"/"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            raw_path: bytes | None = scope.get("raw_path")
-            if raw_path is not None and raw_path.startswith(self._prefix_slash):
-                relative = raw_path.split(b"?", 1)[0][len(self.prefix) :]
-                await self.handler.handle(scope, receive, send, relative)
-                return
-        await self.app(scope, receive, send)
-
-
-# --- the FastAPI router (the OpenAPI operations, and the route when no dispatcher is installed)
-
-
-class ProxyErrorDetail(BaseModel):
-    name: str
-    message: str
-
-
-class ProxyErrorStatus(BaseModel):
-    statusCode: int  # noqa: N815 - Backstage's error body spelling
-
-
-class ProxyErrorBody(BaseModel):
-    """The body of every error the proxy itself answers (Backstage's error shape)."""
-
-    error: ProxyErrorDetail
-    response: ProxyErrorStatus
-
-
-_ERROR = {"model": ProxyErrorBody}
-PROXY_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "default": {"description": "The upstream's answer, passed through with its status and the "
-                               "allowed headers"},
-    400: {**_ERROR, "description": "The path could leave the route's target (dot segments, "
-                                   "encoded separators, path parameters), or the request's "
-                                   "framing is ambiguous (Content-Length with "
-                                   "Transfer-Encoding)"},
-    401: {**_ERROR, "description": "The route needs a signed-in user"},
-    403: {**_ERROR, "description": "The user may not use this route"},
-    404: {**_ERROR, "description": "No proxy route matches the path"},
-    405: {**_ERROR, "description": "The route's allowedMethods exclude this method"},
-    502: {**_ERROR, "description": "The upstream is unreachable"},
-    504: {**_ERROR, "description": "The upstream did not answer in time"},
-}
-
-
-class _Handled(Response):
-    """Hands the raw ASGI exchange to the proxy handler (no response object of our own)."""
-
-    def __init__(self, handler: ProxyHandler, relative: bytes) -> None:
-        super().__init__()
-        self.handler = handler
-        self.relative = relative
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.handler.handle(scope, receive, send, self.relative)
-
-
-def create_proxy_router(
-    routes: ProxyRoutes,
-    *,
-    client: Callable[[], Client] | None = None,
-    identity: Callable[[Request], Identity] | None = None,
-    authorize: Authorize | None = None,
-    handler: ProxyHandler | None = None,
-) -> APIRouter:
-    """``/{path:path}`` for every method, to include with ``prefix="/api/proxy"``. Pass a
-    ``handler`` to share it with a :class:`ProxyDispatch`, else ``client`` and ``identity``."""
-    if handler is None:
-        if client is None or identity is None:
-            raise TypeError("create_proxy_router needs handler=, or client= and identity=")
-        handler = ProxyHandler(routes, client=client, identity=identity, authorize=authorize)
-    router = APIRouter(tags=["proxy"])
-    proxy_handler = handler
-
-    async def proxy(request: Request, path: str) -> Response:
-        raw_path = request.scope.get("raw_path") or request.url.path.encode("ascii")
-        raw_path = raw_path.split(b"?", 1)[0]
-        # Where this router is mounted, from the decoded path Starlette routed on; the raw path
-        # must start with it unencoded. The configured base URL's path is the fallback.
-        mounted = request.url.path[: len(request.url.path) - len(path)].rstrip("/").encode()
-        relative = (
-            raw_path[len(mounted) :]
-            if mounted and raw_path.startswith(mounted + b"/")
-            else routes.relative_path(raw_path)
-        )
-        if relative is None:
-            # Starlette decoded an encoded mount prefix to reach us; the raw path is not ours.
-            message = (f"the proxy path must start with {routes.mount_path.decode('ascii')}/ "
-                       "unencoded")
-            return Response(_error_body(400, "InputError", message), 400,
-                            media_type="application/json")
-        return _Handled(proxy_handler, relative)
-
-    for method_name in _METHODS:
-        router.add_api_route(
-            "/{path:path}",
-            proxy,
-            methods=[method_name],
-            operation_id=f"proxy_{method_name.lower()}",
-            summary="Forward a request to a configured proxy route",
-            responses=PROXY_RESPONSES,
-            response_class=Response,
-        )
-    return router
-
-
-__all__ = ["PROXY_RESPONSES", "ProxyDispatch", "ProxyHandler", "create_proxy_router"]
+__all__ = ["Authorize", "Client", "ProxyHandler", "error_body"]
