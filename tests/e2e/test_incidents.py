@@ -36,10 +36,14 @@ def test_acknowledge_from_incidents_reaches_the_vendor_and_the_entity_page(
     incident_id = row.get_attribute("data-incident")
     title = row.locator("strong").first.inner_text()
     entity_link = row.locator("a[href^='/catalog/']").first.get_attribute("href")
-    row.get_by_role("button", name=re.compile("^Acknowledge")).click()
+    # The answer redirects to the very URL the page is on, so wait for that navigation itself
+    # (a URL check alone passes at once, before the action has even been sent).
+    with page.expect_navigation(
+        url=re.compile(r"/incidents\?provider=pagerduty&status=triggered$")
+    ):
+        row.get_by_role("button", name=re.compile("^Acknowledge")).click()
 
     # Back on the same filtered view, with the outcome announced.
-    expect(page).to_have_url(re.compile(r"/incidents\?provider=pagerduty&status=triggered$"))
     expect(page.locator(".alert-success")).to_be_visible()
     expect(page.locator(f'li.incident[data-incident="{incident_id}"]')).to_have_count(0)
 
