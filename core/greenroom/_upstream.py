@@ -84,6 +84,8 @@ class UpstreamPool:
         self.timeout = timeout
         self.connect_timeout = None if timeout is None else min(timeout, 5.0)
         self._origins: dict[str, Origin] = {}
+        self._by_address: dict[tuple[bool, str, int], Origin] = {}
+        self._connections: set[Connection] = set()
         self._open = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._ssl = ssl_context
@@ -151,12 +153,12 @@ class UpstreamPool:
                 raise
 
     async def aclose(self) -> None:
-        """Close every connection; requests after this open new ones."""
-        for origin in self._origins.values():
-            for conn in origin.idle[:]:
-                conn.abort()
-            origin.idle.clear()
+        """Close every connection, busy ones too (as aiohttp's session does); requests after
+        this open new ones."""
+        for conn in list(self._connections):
+            conn.abort()
         self._origins.clear()
+        self._by_address.clear()
 
     # -- internals
 
@@ -179,11 +181,13 @@ class UpstreamPool:
                 return None
             if len(self._origins) >= 1000:  # a stream of distinct hosts: forget the idle ones
                 for old in self._origins.values():
-                    if not old.idle:
-                        continue
                     for conn in old.idle[:]:
                         conn.abort()
                 self._origins.clear()
+                self._by_address.clear()
+            # One pool per (scheme, host, port), however the URL spells it (`:80` or not).
+            address = (origin.ssl, origin.host.lower(), origin.port)
+            origin = self._by_address.setdefault(address, origin)
             self._origins[key] = origin
         target = rest[end:].partition("#")[0]
         if not target.startswith("/"):
@@ -302,6 +306,9 @@ class UpstreamPool:
                 f"could not connect to the upstream ({type(exc).__name__})"
             ) from exc
         self.connections_made += 1
+        if conn.closed:  # closed by the upstream before it could be used
+            raise UpstreamConnectError("the upstream closed the connection at once")
+        self._connections.add(conn)
         return conn
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -366,6 +373,7 @@ class UpstreamPool:
         if conn.counted:
             conn.counted = False
             self._open -= 1
+            self._connections.discard(conn)
             idle = conn.origin.idle
             if conn in idle:
                 idle.remove(conn)

@@ -11,10 +11,10 @@ import asyncio
 import datetime
 import ipaddress
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -625,18 +625,18 @@ async def _proxy(
         headers.append((b"content-length", str(len(body)).encode()))
     scope = {"type": "http", "method": method, "headers": headers, "query_string": b"",
              "path": "/api/proxy/up/x", "raw_path": b"/api/proxy/up/x"}
-    sent = [] if sent is None else sent
+    sent_messages: list[dict[str, object]] = [] if sent is None else sent
     messages = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def receive() -> dict[str, object]:
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent_messages.append(dict(message))
 
     try:
         for _ in range(times):  # a second request reuses the first's connection
-            sent.clear()
+            sent_messages.clear()
             messages[:] = [{"type": "http.request", "body": body, "more_body": False}]
             await handler.handle(scope, receive, send, b"/up/x")
     finally:
@@ -646,9 +646,9 @@ async def _proxy(
         assert pool is not None
         await pool.aclose()
         await session.close()
-    start = sent[0]
+    start = sent_messages[0]
     answer_headers = {k.decode(): v.decode() for k, v in start["headers"]}  # type: ignore[attr-defined]
-    content = b"".join(m.get("body", b"") for m in sent[1:])  # type: ignore[misc]
+    content = b"".join(m.get("body", b"") for m in sent_messages[1:])  # type: ignore[misc]
     return int(start["status"]), answer_headers, content  # type: ignore[call-overload]
 
 
@@ -801,3 +801,24 @@ async def test_an_answer_broken_off_mid_stream_takes_the_proxys_broke_off_path()
     assert sent[0]["status"] == 200
     assert [m.get("body") for m in sent[1:]] == [b"hello"]
     await server.stop()
+
+
+async def test_closing_the_pool_closes_busy_connections_too() -> None:
+    server = await Upstream(_big).start()
+    pool = UpstreamPool()
+    answer = await pool.request("GET", server.url + "/", [], None)
+    await pool.aclose()
+    with pytest.raises(UpstreamDisconnected):
+        await _within(10, answer.read())
+    assert await _within(10, _closed(server, 1))
+
+
+async def test_one_pool_per_origin_however_the_url_spells_it(upstream: Upstream) -> None:
+    pool = UpstreamPool()
+    port = upstream.url.rsplit(":", 1)[1]
+    await _get(pool, f"http://localhost:{port}/")
+    await _get(pool, f"http://LocalHost:{port}?x=1")
+    await _get(pool, f"http://localhost:{port}/#fragment")
+    assert upstream.connections == 1
+    assert [seen.target for seen in upstream.requests] == ["/", "/?x=1", "/"]
+    await pool.aclose()
