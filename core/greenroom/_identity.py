@@ -8,8 +8,10 @@ session cookies or tokens. The model is Starlette's ``AuthenticationMiddleware``
 it stored.
 
 A sign-in mode is a :class:`SignInBackend` registered by name in :data:`SIGN_IN_BACKENDS`;
-``auth.provider`` in the config chooses it. Without ``auth.provider``, ``identity.header`` picks
-the trusted-header backend, and with neither every request is the guest.
+``auth.provider`` in the config chooses it; without one every request is the guest. The built-in
+modes, ``oidc`` and ``proxy`` (which the older ``identity: {header}`` section is read as), live in
+``greenroom._auth``: identity headers are read by its trusted-proxy backend alone, and only from
+the operator's proxies.
 """
 
 from __future__ import annotations
@@ -69,55 +71,26 @@ class SignInBackend(Protocol):
     ) -> Identity | None | Awaitable[Identity | None]: ...
 
 
-class TrustedHeaderBackend:
-    """The email (and optionally display name) an authenticating reverse proxy puts in a header
-    (``identity.header``, e.g. oauth2-proxy's ``X-Forwarded-Email``; ``identity.nameHeader``).
-    Only safe when every request passes through that proxy."""
-
-    def __init__(self, header: str, name_header: str | None = None) -> None:
-        self.header = header
-        self.name_header = name_header
-
-    def authenticate(self, request: HTTPConnection) -> Identity | None:
-        email = (request.headers.get(self.header) or "").strip()
-        if not email:
-            return None
-        name = request.headers.get(self.name_header) if self.name_header else None
-        return Identity.from_email(email, (name or "").strip() or None)
-
-
 BackendFactory = Callable[["Config"], "list[SignInBackend]"]
-
-
-def _trusted_header(config: Config) -> list[SignInBackend]:
-    header = config.get("identity.header")
-    if not header:
-        raise ConfigError(
-            "sign-in mode 'header' needs identity.header: the header your authenticating "
-            "reverse proxy sets (e.g. X-Forwarded-Email)", key_path="identity.header",
-        )
-    return [TrustedHeaderBackend(str(header), config.get("identity.nameHeader"))]
 
 
 #: Sign-in modes by the name ``auth.provider`` gives. A mode's factory reads its own config and
 #: returns the backends to ask, in order (an API-token backend before a session backend, say).
 SIGN_IN_BACKENDS: dict[str, BackendFactory] = {
     "guest": lambda config: [],
-    "header": _trusted_header,
 }
 
 
 def sign_in_backends(config: Config) -> list[SignInBackend]:
-    """The backends ``auth.provider`` chooses (default: ``header`` when ``identity.header`` is
-    set, else only the guest)."""
-    provider = config.get("auth.provider")
-    if provider is None:
-        provider = "header" if config.get("identity.header") else "guest"
+    """The backends ``auth.provider`` chooses (default: none, so every request is the guest)."""
+    provider = config.get("auth.provider") or "guest"
     factory = SIGN_IN_BACKENDS.get(str(provider))
     if factory is None:
         where = config.location("auth.provider")
+        # oidc and proxy are the built-in modes greenroom._auth answers before asking here.
+        modes = ", ".join(sorted({*SIGN_IN_BACKENDS, "oidc", "proxy"}))
         raise ConfigError(
-            f"unknown sign-in mode {provider!r}; use one of {', '.join(sorted(SIGN_IN_BACKENDS))}",
+            f"unknown sign-in mode {provider!r}; use one of {modes}",
             file=where.file if where else None, key_path="auth.provider",
             line=where.line if where else None,
         )

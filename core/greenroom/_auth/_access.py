@@ -142,8 +142,7 @@ class Access:
                 settings.session, self.revocations, groups_claim=settings.oidc.groups_claim,
             )]
         if settings.provider in ("proxy", "header"):
-            if settings.proxy is None:
-                return tokens
+            assert settings.proxy is not None
             return [*tokens, TrustedProxyBackend(settings.proxy)]
         return [*tokens, *sign_in_backends(config)]
 

@@ -147,8 +147,9 @@ class AuthSettings(_Model):
     def _mode_has_settings(self) -> AuthSettings:
         if self.provider == "oidc" and self.oidc is None:
             raise ValueError("auth.provider oidc needs auth.oidc (issuer, clientId, ...)")
-        if self.provider == "proxy" and self.proxy is None:
-            raise ValueError("auth.provider proxy needs auth.proxy (header or jwt, "
+        # ``header`` is the older name of ``proxy``.
+        if self.provider in ("proxy", "header") and self.proxy is None:
+            raise ValueError(f"auth.provider {self.provider} needs auth.proxy (header or jwt, "
                              "trustedProxies)")
         return self
 

@@ -16,6 +16,8 @@ from starlette.requests import HTTPConnection
 
 from greenroom import ApiHolder, Card, CardContext, ConfigError, Identity, create_plugin
 from greenroom import identity_api_ref as identity_ref
+from greenroom._auth._settings import auth_settings
+from greenroom._config import Config
 from greenroom._identity import SIGN_IN_BACKENDS
 from greenroom._portal import build_portal
 from greenroom.web import create_app
@@ -168,5 +170,12 @@ def test_an_unknown_sign_in_mode_stops_start_up_naming_the_choices(tmp_path: Pat
         )
     message = str(caught.value)
     assert "'kerberos'" in message and "auth.provider" in message
-    assert "guest, header" in message
+    assert "guest, oidc, proxy" in message
     assert "app-config.yaml:" in message
+
+
+def test_the_older_header_mode_without_auth_proxy_stops_start_up() -> None:
+    """``auth.provider: header``, the older name of ``proxy``, reads its header through
+    ``auth.proxy`` too; without it every request was silently the guest."""
+    with pytest.raises(ConfigError, match="auth.provider header needs auth.proxy"):
+        auth_settings(Config({"auth": {"provider": "header"}}))
