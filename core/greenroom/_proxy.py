@@ -103,8 +103,14 @@ class ProxyRoutes:
         self.endpoints: dict[str, ProxyEndpoint] = dict(endpoints)
         self.base_url = httpx.URL(proxy_base_url.rstrip("/"))
         self.mount_path = self.base_url.raw_path.split(b"?", 1)[0].rstrip(b"/")
-        # Longest route first, so `/pagerduty/events` wins over `/pagerduty`.
-        self._ordered = sorted(self.endpoints.values(), key=lambda e: len(e.route), reverse=True)
+        # Longest route first, so `/pagerduty/events` wins over `/pagerduty`; each with its raw
+        # spelling and prefix worked out once (the gate and the handler both match each request).
+        self._matchers = [
+            (endpoint, route, route + b"/")
+            for endpoint in sorted(self.endpoints.values(), key=lambda e: len(e.route),
+                                   reverse=True)
+            for route in [endpoint.route.encode("ascii")]
+        ]
         self.header_sources: dict[str, HeaderSource] = {}
         # resolve()'s answers by URL: a card reads the same few URLs again and again, and
         # working one out parses URLs twice (bounded: cleared when full).
@@ -127,11 +133,10 @@ class ProxyRoutes:
 
     def match(self, raw_relative_path: bytes) -> tuple[ProxyEndpoint, bytes] | None:
         """The route owning ``/<route>/<rest>`` (on a segment boundary) and ``/<rest>``."""
-        for endpoint in self._ordered:
-            route = endpoint.route.encode("ascii")
+        for endpoint, route, prefix in self._matchers:
             if route == b"/":
                 return endpoint, raw_relative_path
-            if raw_relative_path == route or raw_relative_path.startswith(route + b"/"):
+            if raw_relative_path == route or raw_relative_path.startswith(prefix):
                 return endpoint, raw_relative_path[len(route) :]
         return None
 
